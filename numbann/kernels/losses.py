@@ -1,0 +1,140 @@
+"""Loss kernels (CPU): the value and, when ``need_grad``, the gradient.
+
+Shapes: predictions/logits ``Y``/``Z`` (N, C); targets either integer class
+labels ``t`` (N,) — validated in range by the caller, kernels do not check
+bounds — or a float matrix ``T`` (N, C) (one-hot, probabilities, regression
+targets) of the same dtype as ``Y``. The gradient ``dY``/``dZ`` (N, C) is
+written only when ``need_grad`` is true (otherwise pass any array).
+
+Every loss is ``scale · Σ_i row_loss(Y[i], T[i])``; the per-row form is what
+the compiled numerical gradient re-evaluates, and :func:`loss_dense` is the
+batch form used by the training engine. The value is returned as a float,
+with the sum over rows accumulated in float64 (a scalar, so the float32
+array arithmetic stays float32).
+"""
+
+import numpy as np
+
+from .._config import jit
+from .activations import sigmoid_scalar
+
+#: Loss codes (dense targets), shared by the engine and the numerical gradient.
+SOFTMAX_CE = 0  # softmax + cross-entropy from logits, scale 1/N
+SQUARED_ERROR = 1  # Σ(y − t)², scale ½ (textbook SSE), 1/numel (MSE) or 1 (sum)
+BCE_LOGITS = 2  # binary cross-entropy from logits, scale 1/numel
+CROSS_ENTROPY = 3  # the textbook's −Σ t log(y + 1e-7) on probabilities, scale 1/N
+
+#: the textbook's δ in −Σ t log(y + δ)
+CE_DELTA = 1e-7
+
+
+@jit
+def _log_sum_exp(z):
+    """log Σ_j exp(z_j) by the max trick, in z's dtype."""
+    m = z[0]
+    for j in range(1, z.size):
+        m = max(m, z[j])
+    s = z.dtype.type(0)
+    for j in range(z.size):
+        s += np.exp(z[j] - m)
+    return m + np.log(s)
+
+
+@jit
+def row_loss(code, y, t, scale, dy, need_grad):
+    """One row's unscaled loss for a loss *code*; dy ← scale · ∂row/∂y if need_grad.
+
+    SOFTMAX_CE:    Σ_j t_j (lse(y) − y_j),     ∂ = softmax(y)·Σt − t
+    SQUARED_ERROR: Σ_j (y_j − t_j)²,           ∂ = 2(y − t)
+    BCE_LOGITS:    Σ_j max(y_j, 0) − y_j t_j + log(1 + exp(−|y_j|)),  ∂ = σ(y) − t
+    CROSS_ENTROPY: −Σ_j t_j log(y_j + 1e-7),   ∂ = −t / (y + 1e-7)
+    """
+    dt = y.dtype.type
+    zero, one, s = dt(0), dt(1), dt(scale)
+    acc = zero
+    if code == SOFTMAX_CE:
+        lse = _log_sum_exp(y)
+        tsum = zero
+        for j in range(y.size):
+            acc += t[j] * (lse - y[j])
+            tsum += t[j]
+        if need_grad:
+            for j in range(y.size):
+                dy[j] = s * (np.exp(y[j] - lse) * tsum - t[j])
+    elif code == SQUARED_ERROR:
+        for j in range(y.size):
+            d = y[j] - t[j]
+            acc += d * d
+            if need_grad:
+                dy[j] = dt(2) * s * d
+    elif code == BCE_LOGITS:
+        for j in range(y.size):
+            z = y[j]
+            acc += max(z, zero) - z * t[j] + np.log1p(np.exp(-np.abs(z)))
+            if need_grad:
+                dy[j] = s * (sigmoid_scalar(z, one) - t[j])
+    else:  # CROSS_ENTROPY
+        delta = dt(CE_DELTA)
+        for j in range(y.size):
+            acc -= t[j] * np.log(y[j] + delta)
+            if need_grad:
+                dy[j] = -s * t[j] / (y[j] + delta)
+    return acc
+
+
+@jit
+def loss_scale(code, n, c, squared_scale):
+    """The factor in front of Σ rows: 1/N for the cross-entropies, 1/(N·C) for
+    BCE, and *squared_scale* (½, 1/(N·C) or 1) for the squared error."""
+    if code == SQUARED_ERROR:
+        return squared_scale
+    if code == BCE_LOGITS:
+        return 1.0 / (n * c)
+    return 1.0 / n
+
+
+@jit
+def loss_dense(code, Y, T, scale, dY, need_grad):
+    """L = scale · Σ_i row_loss(Y[i], T[i]) for Y, T (N, C); dY = ∂L/∂Y if need_grad."""
+    total = 0.0
+    for i in range(Y.shape[0]):
+        total += np.float64(row_loss(code, Y[i], T[i], scale, dY[i], need_grad))
+    return total * scale
+
+
+@jit
+def softmax_cross_entropy_labels(Z, t, dZ, need_grad):
+    """Mean cross-entropy of softmax(Z) against class labels t (N,), from logits.
+
+    L = (1/N) Σ_i [log Σ_j exp(Z[i, j]) − Z[i, t_i]]  (stable log-sum-exp);
+    dZ = (softmax(Z) − onehot(t)) / N. Bit for bit what SOFTMAX_CE gives for one-hot T.
+    """
+    n, c = Z.shape
+    dt = Z.dtype.type
+    inv_n = dt(1.0 / n)
+    total = 0.0
+    for i in range(n):
+        lse = _log_sum_exp(Z[i])
+        total += np.float64(lse - Z[i, t[i]])
+        if need_grad:
+            for j in range(c):
+                dZ[i, j] = inv_n * (np.exp(Z[i, j] - lse) - (dt(1) if j == t[i] else dt(0)))
+    return total * (1.0 / n)
+
+
+@jit
+def cross_entropy_labels(Y, t, dY, need_grad):
+    """The textbook's cross-entropy on probabilities Y (N, C) with class labels t (N,).
+
+    L = −(1/N) Σ_i log(Y[i, t_i] + 1e-7);  dY[i, j] = −[j = t_i] / (N (Y[i, j] + 1e-7)).
+    """
+    n = Y.shape[0]
+    delta = Y.dtype.type(CE_DELTA)
+    inv_n = Y.dtype.type(1.0 / n)
+    total = 0.0
+    for i in range(n):
+        total -= np.float64(np.log(Y[i, t[i]] + delta))
+        if need_grad:
+            dY[i, :] = 0
+            dY[i, t[i]] = -inv_n / (Y[i, t[i]] + delta)
+    return total * (1.0 / n)
