@@ -98,6 +98,11 @@ def _prediction_and_target(y, t):
     return yb, tb, is_labels
 
 
+def _no_grad(y):
+    """A writable stand-in for the gradient output when only the value is wanted."""
+    return np.empty((y.shape[0], 0), y.dtype)
+
+
 def _elementwise_loss(code, y, t, scale_of, y_name="y", t_name="t"):
     """scale_of(size) · Σ row_loss over all elements of same-shaped y and t."""
     yb = v.as_float_array(y, y_name)
@@ -105,7 +110,7 @@ def _elementwise_loss(code, y, t, scale_of, y_name="y", t_name="t"):
     v.check_same_shape(yb, tb, y_name, t_name)
     v.check_not_empty(yb, y_name)
     y2, t2 = yb.reshape(1, -1), tb.reshape(1, -1)
-    return _loss.loss_dense(code, y2, t2, scale_of(yb.size), y2, False)
+    return _loss.loss_dense(code, y2, t2, scale_of(yb.size), _no_grad(y2), False)
 
 
 def sum_squared_error(y, t):
@@ -126,9 +131,9 @@ def cross_entropy_error(y, t):
     """
     yb, tb, is_labels = _prediction_and_target(y, t)
     if is_labels:
-        return _loss.cross_entropy_labels(yb, tb, yb, False)
+        return _loss.cross_entropy_labels(yb, tb, _no_grad(yb), False)
     scale = 1.0 / yb.shape[0]
-    return _loss.loss_dense(_loss.CROSS_ENTROPY, yb, tb, scale, yb, False)
+    return _loss.loss_dense(_loss.CROSS_ENTROPY, yb, tb, scale, _no_grad(yb), False)
 
 
 def softmax_cross_entropy(logits, labels):
@@ -139,8 +144,8 @@ def softmax_cross_entropy(logits, labels):
     """
     zb, tb, is_labels = _prediction_and_target(logits, labels)
     if is_labels:
-        return _loss.softmax_cross_entropy_labels(zb, tb, zb, False)
-    return _loss.loss_dense(_loss.SOFTMAX_CE, zb, tb, 1.0 / zb.shape[0], zb, False)
+        return _loss.softmax_cross_entropy_labels(zb, tb, _no_grad(zb), False)
+    return _loss.loss_dense(_loss.SOFTMAX_CE, zb, tb, 1.0 / zb.shape[0], _no_grad(zb), False)
 
 
 def binary_cross_entropy_with_logits(logits, targets):

@@ -21,6 +21,7 @@ import numpy as np
 
 from .._config import jit
 from .activations import SOFTMAX, apply_inplace
+from .dense import add_bias_inplace
 from .losses import row_loss
 
 
@@ -135,7 +136,7 @@ def network_numerical_gradient(X, T, params, w_off, b_off, has_bias, dims, acts,
         else:
             np.dot(As[offs[m - 1]:offs[m]].reshape((n, dims[m])), W, Z)
         if has_bias[m]:
-            Z += params[b_off[m]:b_off[m] + dims[m + 1]]
+            add_bias_inplace(Z, params[b_off[m]:b_off[m] + dims[m + 1]])
         Am = As[offs[m]:offs[m + 1]].reshape((n, dims[m + 1]))
         Am[:] = Z
         apply_inplace(acts[m], Am)
@@ -161,7 +162,7 @@ def network_numerical_gradient(X, T, params, w_off, b_off, has_bias, dims, acts,
     width = 1
     for m in range(n_layers + 1):
         width = max(width, dims[m])
-    n_chunks = min(total, 8 * numba.get_num_threads())
+    n_chunks = min(total, 256)  # prange splits these among the threads
     for c in numba.prange(n_chunks):
         buf1, buf2, buf3 = np.empty(width), np.empty(width), np.empty(width)
         for q in range(c * total // n_chunks, (c + 1) * total // n_chunks):
