@@ -25,9 +25,16 @@ DEFAULT_DTYPE = np.dtype(np.float32)
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+#: NumPy's error model: x / 0 gives inf/NaN instead of raising. Python's model
+#: puts a zero test before every division, which stops LLVM from vectorising
+#: any loop that divides (the sigmoid, softmax and every optimizer).
+ERROR_MODEL = "numpy"
+
+
 def jit(func=None, *, parallel=False):
-    """``numba.njit`` with the project's flags (cache, fastmath, parallel)."""
-    options = dict(cache=CACHE, fastmath=set(FASTMATH), parallel=parallel, nogil=True)
+    """``numba.njit`` with the project's flags (cache, fastmath, error model, parallel)."""
+    options = dict(cache=CACHE, fastmath=set(FASTMATH), error_model=ERROR_MODEL,
+                   parallel=parallel, nogil=True)
     if func is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(func)

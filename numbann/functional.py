@@ -130,10 +130,9 @@ def cross_entropy_error(y, t):
     batch of one.
     """
     yb, tb, is_labels = _prediction_and_target(y, t)
-    if is_labels:
-        return _loss.cross_entropy_labels(yb, tb, _no_grad(yb), False)
     scale = 1.0 / yb.shape[0]
-    return _loss.loss_dense(_loss.CROSS_ENTROPY, yb, tb, scale, _no_grad(yb), False)
+    kernel = _loss.loss_labels if is_labels else _loss.loss_dense
+    return kernel(_loss.CROSS_ENTROPY, yb, tb, scale, _no_grad(yb), False)
 
 
 def softmax_cross_entropy(logits, labels):
@@ -143,9 +142,8 @@ def softmax_cross_entropy(logits, labels):
     (N,) or one-hot/probability rows (N, C).
     """
     zb, tb, is_labels = _prediction_and_target(logits, labels)
-    if is_labels:
-        return _loss.softmax_cross_entropy_labels(zb, tb, _no_grad(zb), False)
-    return _loss.loss_dense(_loss.SOFTMAX_CE, zb, tb, 1.0 / zb.shape[0], _no_grad(zb), False)
+    kernel = _loss.loss_labels if is_labels else _loss.loss_dense
+    return kernel(_loss.SOFTMAX_CE, zb, tb, 1.0 / zb.shape[0], _no_grad(zb), False)
 
 
 def binary_cross_entropy_with_logits(logits, targets):

@@ -140,7 +140,7 @@ def test_dense_forward_backward_match_reference(name, dtype, rng):
 
     da = rng.standard_normal((n, o)).astype(dtype)
     dz, dw, db, dx = np.empty_like(da), np.empty_like(w), np.empty_like(b), np.empty_like(x)
-    D.dense_backward(x, w, a, da, A.CODES[name], dz, dw, db, dx, True)
+    D.dense_backward(x, w, a, da, A.CODES[name], dz, dw, db, dx, True, False)
     rdw, rdb, rdx = ref.dense_backward(x, w, b, name, da)
     t = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dw, rdw, **t)
@@ -151,13 +151,13 @@ def test_dense_forward_backward_match_reference(name, dtype, rng):
 def test_dense_backward_skips_dx_for_the_first_layer(rng):
     x, w, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4)), rng.standard_normal(4)
     a = np.empty((3, 4))
-    D.dense_forward(x, w, b, A.RELU, a)
+    D.dense_forward(x, w, b, A.SIGMOID, a)
     da = rng.standard_normal((3, 4))
     dx = np.full_like(x, 7.0)
-    dw, db = np.empty_like(w), np.empty_like(b)
-    D.dense_backward(x, w, a, da.copy(), A.RELU, da, dw, db, dx, False)
+    dw, db, dz = np.empty_like(w), np.empty_like(b), np.empty_like(da)
+    D.dense_backward(x, w, a, da, A.SIGMOID, dz, dw, db, dx, False, False)
     assert np.all(dx == 7.0)
-    np.testing.assert_allclose(dw, ref.dense_backward(x, w, b, "relu", da.copy())[0])
+    np.testing.assert_allclose(dw, ref.dense_backward(x, w, b, "sigmoid", da)[0])
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "softmax", "identity"])
@@ -173,7 +173,7 @@ def test_dense_backward_matches_finite_differences(name, rng):
     a = np.empty((5, 4))
     D.dense_forward(x, w, b, A.CODES[name], a)
     dz, dw, db, dx = np.empty_like(a), np.empty_like(w), np.empty_like(b), np.empty_like(x)
-    D.dense_backward(x, w, a, da, A.CODES[name], dz, dw, db, dx, True)
+    D.dense_backward(x, w, a, da, A.CODES[name], dz, dw, db, dx, True, False)
     for param, grad in [(w, dw), (b, db), (x, dx)]:
         np.testing.assert_allclose(grad, ref.finite_difference(f, param), rtol=1e-6, atol=1e-8)
 
@@ -188,9 +188,30 @@ def test_dense_works_on_views_of_a_flat_buffer(rng):
     grads = np.zeros_like(flat)
     dz = np.empty_like(a)
     D.dense_backward(x, w, a, np.ones_like(a), A.IDENTITY, dz, grads[:12].reshape(3, 4),
-                     grads[12:], np.empty_like(x), False)
+                     grads[12:], np.empty_like(x), False, False)
     np.testing.assert_allclose(grads[12:], [2.0] * 4)
     np.testing.assert_allclose(grads[:12].reshape(3, 4), x.T @ np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_backward_accumulates_and_handles_no_bias(dtype, rng):
+    x = rng.standard_normal((4, 3)).astype(dtype)
+    w = rng.standard_normal((3, 2)).astype(dtype)
+    no_bias = np.empty(0, dtype)
+    a = np.empty((4, 2), dtype)
+    D.dense_forward(x, w, no_bias, A.IDENTITY, a)
+    np.testing.assert_allclose(a, x.astype(float) @ w, **tol(dtype))
+    da = rng.standard_normal((4, 2)).astype(dtype)
+    dw = np.ones_like(w)
+    dz, dx = np.empty_like(da), np.empty_like(x)
+    D.dense_backward(x, w, a, da, A.IDENTITY, dz, dw, no_bias, dx, True, True)
+    np.testing.assert_allclose(dw, 1 + x.astype(float).T @ da, rtol=1e-5)
+    b, db = rng.standard_normal(2).astype(dtype), np.full(2, 5.0, dtype)
+    D.dense_backward(x, w, a, da, A.IDENTITY, dz, dw, db, dx, True, True)
+    np.testing.assert_allclose(db, 5 + da.sum(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(dw, 1 + 2 * (x.astype(float).T @ da), rtol=1e-5)
+    np.testing.assert_allclose(dx, da.astype(float) @ w.T, rtol=1e-5, atol=1e-6)
+    assert b.shape == (2,)
 
 
 # --- losses -----------------------------------------------------------------
@@ -234,15 +255,13 @@ def test_label_losses_equal_one_hot_losses_bit_for_bit(dtype, rng):
     z, labels, probs, *_ = _loss_cases(rng, dtype)
     n, c = z.shape
     onehot = np.eye(c, dtype=dtype)[labels]
-    g1, g2 = np.empty_like(z), np.empty_like(z)
-    l1 = L.softmax_cross_entropy_labels(z, labels, g1, True)
-    l2 = L.loss_dense(L.SOFTMAX_CE, z, onehot, 1 / n, g2, True)
-    assert l1 == pytest.approx(l2, rel=1e-15)
-    np.testing.assert_array_equal(g1, g2)
-    l1 = L.cross_entropy_labels(probs, labels, g1, True)
-    l2 = L.loss_dense(L.CROSS_ENTROPY, probs, onehot, 1 / n, g2, True)
-    assert l1 == pytest.approx(l2, rel=1e-15)
-    np.testing.assert_array_equal(g1, g2)
+    for code, y in [(L.SOFTMAX_CE, z), (L.CROSS_ENTROPY, probs)]:
+        g1, g2 = np.empty_like(z), np.empty_like(z)
+        l1 = L.loss_labels(code, y, labels, 1 / n, g1, True)
+        l2 = L.loss_dense(code, y, onehot, 1 / n, g2, True)
+        assert l1 == l2
+        np.testing.assert_array_equal(g1, g2)
+        assert l1 == pytest.approx(L.loss_labels(code, y, labels, 1 / n, g1[:, :0], False))
 
 
 @pytest.mark.parametrize("code", [L.SOFTMAX_CE, L.SQUARED_ERROR, L.BCE_LOGITS, L.CROSS_ENTROPY])
@@ -261,7 +280,7 @@ def test_loss_gradients_match_finite_differences(code, rng):
 def test_softmax_cross_entropy_is_stable_for_huge_logits(dtype):
     z = np.array([[1e4, 0.0, -1e4], [-5e3, 5e3, 0.0]], dtype=dtype)
     g = np.empty_like(z)
-    loss = L.softmax_cross_entropy_labels(z, np.array([2, 1]), g, True)
+    loss = L.loss_labels(L.SOFTMAX_CE, z, np.array([2, 1]), 0.5, g, True)
     assert np.isfinite(loss) and np.all(np.isfinite(g))
     assert loss == pytest.approx(1e4, rel=1e-6)  # row 0 pays 2e4, row 1 pays 0, mean 1e4
 

@@ -14,6 +14,7 @@ outputs are passed in.
 import numpy as np
 
 from .._config import jit
+from ._math import exp, tanh
 
 IDENTITY = 0
 SIGMOID = 1
@@ -41,16 +42,20 @@ def sigmoid_scalar(x, one):
     For x ≥ 0: 1 / (1 + e), for x < 0: e / (1 + e), with e = exp(−|x|).
     *one* is 1 in the dtype of x (keeps float32 code free of float64).
     """
-    e = np.exp(-np.abs(x))
+    e = exp(-np.abs(x))
     r = one / (one + e)
     return r if x >= 0 else e * r
 
 
 @jit
 def apply_inplace(act, Y):
-    """Y ← f(Y) in place for an elementwise activation code, or row-wise softmax."""
+    """Y ← f(Y) in place, for an activation code (softmax: row-wise).
+
+    In-place kernels take one array, not an aliased pair: LLVM then knows
+    nothing overlaps and vectorises the loop.
+    """
     if act == SOFTMAX:
-        softmax_rows(Y, Y)
+        softmax_inplace(Y)
         return
     y = Y.reshape(-1)
     zero = y.dtype.type(0)
@@ -60,7 +65,7 @@ def apply_inplace(act, Y):
             y[i] = sigmoid_scalar(y[i], one)
     elif act == TANH:
         for i in range(y.size):
-            y[i] = np.tanh(y[i])
+            y[i] = tanh(y[i])
     elif act == RELU:
         for i in range(y.size):
             y[i] = max(y[i], zero)
@@ -70,74 +75,80 @@ def apply_inplace(act, Y):
 
 
 @jit
+def backward_inplace(act, Y, dY):
+    """dY ← dY ⊙ f'(X), written with the forward output Y = f(X) (Y, dY distinct).
+
+    identity: dY;  sigmoid: dY·Y(1−Y);  tanh: dY(1−Y²);
+    ReLU: dY·[Y > 0] (the derivative at 0 is 0);  step: 0;
+    softmax (row-wise): Y ⊙ (dY − Σ_j dY_j Y_j).
+    """
+    if act == SOFTMAX:
+        n, c = Y.shape
+        for i in range(n):
+            s = Y.dtype.type(0)
+            for j in range(c):
+                s += dY[i, j] * Y[i, j]
+            for j in range(c):
+                dY[i, j] = Y[i, j] * (dY[i, j] - s)
+        return
+    y = Y.reshape(-1)
+    dy = dY.reshape(-1)
+    zero = y.dtype.type(0)
+    one = y.dtype.type(1)
+    if act == SIGMOID:
+        for i in range(y.size):
+            dy[i] *= y[i] * (one - y[i])
+    elif act == TANH:
+        for i in range(y.size):
+            dy[i] *= one - y[i] * y[i]
+    elif act == RELU:
+        for i in range(y.size):
+            dy[i] = dy[i] if y[i] > zero else zero
+    elif act == STEP:  # zero gradient almost everywhere
+        dy[:] = zero
+
+
+@jit
 def activation_forward(act, X, Y):
-    """Y = f(X) for activation code *act*; X and Y have the same shape (may alias)."""
+    """Y = f(X) for activation code *act*; X and Y (N, C) may be the same array."""
     if Y.ctypes.data != X.ctypes.data:
-        Y.reshape(-1)[:] = X.reshape(-1)
+        Y[:] = X
     apply_inplace(act, Y)
 
 
 @jit
 def activation_backward(act, Y, dY, dX):
-    """dX = dY ⊙ f'(X), written with the forward output Y = f(X).
+    """dX = dY ⊙ f'(X) from the forward output Y = f(X) (see :func:`backward_inplace`).
 
-    identity: dY;  sigmoid: dY·Y(1−Y);  tanh: dY(1−Y²);
-    ReLU: dY·[Y > 0] (the derivative at 0 is 0);  step: 0;
-    softmax (row-wise): dX = Y ⊙ (dY − Σ_j dY_j Y_j).
-    dX may alias dY.
+    dX may be dY itself.
     """
-    if act == SOFTMAX:
-        softmax_backward_rows(Y, dY, dX)
-        return
-    y = Y.reshape(-1)
-    dy = dY.reshape(-1)
-    dx = dX.reshape(-1)
-    zero = y.dtype.type(0)
-    one = y.dtype.type(1)
-    if act == IDENTITY:
-        if dx.ctypes.data != dy.ctypes.data:
-            dx[:] = dy
-    elif act == SIGMOID:
-        for i in range(y.size):
-            dx[i] = dy[i] * y[i] * (one - y[i])
-    elif act == TANH:
-        for i in range(y.size):
-            dx[i] = dy[i] * (one - y[i] * y[i])
-    elif act == RELU:
-        for i in range(y.size):
-            dx[i] = dy[i] if y[i] > zero else zero
-    else:  # STEP: zero gradient almost everywhere
-        dx[:] = zero
+    if dX.ctypes.data != dY.ctypes.data:
+        dX[:] = dY
+    backward_inplace(act, Y, dX)
 
 
 @jit
-def softmax_rows(X, Y):
-    """Y[i] = exp(X[i] − max X[i]) / Σ_j exp(X[i, j] − max X[i]) for each row i of (N, C).
+def softmax_inplace(Y):
+    """Y[i] ← exp(Y[i] − max Y[i]) / Σ_j exp(Y[i, j] − max Y[i]) for each row of (N, C).
 
-    Subtracting the row maximum keeps exp in range; X and Y may alias.
+    Subtracting the row maximum keeps exp in range.
     """
-    n, c = X.shape
+    n, c = Y.shape
     for i in range(n):
-        m = X[i, 0]
+        m = Y[i, 0]
         for j in range(1, c):
-            m = max(m, X[i, j])
-        s = X.dtype.type(0)
+            m = max(m, Y[i, j])
+        s = Y.dtype.type(0)
         for j in range(c):
-            e = np.exp(X[i, j] - m)
+            e = exp(Y[i, j] - m)
             Y[i, j] = e
             s += e
-        inv = X.dtype.type(1) / s
+        inv = Y.dtype.type(1) / s
         for j in range(c):
             Y[i, j] *= inv
 
 
 @jit
-def softmax_backward_rows(Y, dY, dX):
-    """dX[i] = Y[i] ⊙ (dY[i] − ⟨dY[i], Y[i]⟩) for rows of (N, C); dX may alias dY."""
-    n, c = Y.shape
-    for i in range(n):
-        s = Y.dtype.type(0)
-        for j in range(c):
-            s += dY[i, j] * Y[i, j]
-        for j in range(c):
-            dX[i, j] = Y[i, j] * (dY[i, j] - s)
+def softmax_rows(X, Y):
+    """Y = row-wise softmax of X (N, C); X and Y may be the same array."""
+    activation_forward(SOFTMAX, X, Y)

@@ -1,15 +1,15 @@
 """Dense (fully connected) layer kernels (CPU).
 
 Shapes: X (N, I), W (I, O) — the textbook's layout, Y = X @ W + b —,
-b (O,), A and dA (N, O). All C-contiguous (views of a flat parameter buffer
-are fine), one float dtype. The matrix products go to BLAS through np.dot;
-bias and activation are fused into one pass over the product.
+b (O,) or empty (no bias), A and dA (N, O). All C-contiguous (views of a flat
+parameter buffer are fine), one float dtype. The matrix products go to BLAS
+(:func:`._blas.gemm`); bias and activation are fused into one pass over the
+product.
 """
 
-import numpy as np
-
 from .._config import jit
-from .activations import activation_backward, apply_inplace
+from ._blas import gemm
+from .activations import apply_inplace, backward_inplace
 
 
 @jit
@@ -23,16 +23,22 @@ def add_bias_inplace(Z, b):
 
 @jit
 def dense_forward(X, W, b, act, A):
-    """A = f(X @ W + b) with activation code *act*; A (N, O) is written."""
-    np.dot(X, W, A)
-    add_bias_inplace(A, b)
+    """A = f(X @ W + b) with activation code *act*; A (N, O) is written.
+
+    An empty *b* means no bias.
+    """
+    dt = A.dtype.type
+    gemm(X, W, A, dt(1), dt(0), False, False)
+    if b.size:
+        add_bias_inplace(A, b)
     apply_inplace(act, A)
 
 
 @jit
-def column_sums(dZ, db):
-    """db[j] = Σ_i dZ[i, j] for dZ (N, O)."""
-    db[:] = 0
+def column_sums(dZ, db, accumulate):
+    """db[j] (+)= Σ_i dZ[i, j] for dZ (N, O)."""
+    if not accumulate:
+        db[:] = 0
     n, o = dZ.shape
     for i in range(n):
         for j in range(o):
@@ -40,16 +46,22 @@ def column_sums(dZ, db):
 
 
 @jit
-def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx):
+def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx, accumulate):
     """Gradients of a dense layer A = f(X @ W + b) given dA = ∂L/∂A.
 
-    dZ = dA ⊙ f'(·)  (N, O) — scratch, may be dA itself (then dA is overwritten),
+    dZ = dA ⊙ f'(·)  (N, O) — scratch; may be dA itself (then dA is overwritten),
     dW = Xᵀ @ dZ  (I, O),   db = Σ_rows dZ  (O,),   dX = dZ @ Wᵀ  (N, I).
-    With ``need_dx=False`` (the first layer) dX is not computed and may be
-    any array.
+    With ``accumulate`` the parameter gradients are added to dW and db (as
+    PyTorch's backward does) instead of overwriting them. With
+    ``need_dx=False`` (the first layer) dX is not computed and may be any
+    array; an empty db means the layer has no bias.
     """
-    activation_backward(act, A, dA, dZ)
-    np.dot(X.T, dZ, dW)
-    column_sums(dZ, db)
+    if dZ.ctypes.data != dA.ctypes.data:
+        dZ[:] = dA
+    backward_inplace(act, A, dZ)
+    dt = dW.dtype.type
+    gemm(X, dZ, dW, dt(1), dt(1) if accumulate else dt(0), True, False)
+    if db.size:
+        column_sums(dZ, db, accumulate)
     if need_dx:
-        np.dot(dZ, W.T, dX)
+        gemm(dZ, W, dX, dt(1), dt(0), False, True)

@@ -16,6 +16,7 @@ array arithmetic stays float32).
 import numpy as np
 
 from .._config import jit
+from ._math import exp
 from .activations import sigmoid_scalar
 
 #: Loss codes (dense targets), shared by the engine and the numerical gradient.
@@ -36,7 +37,7 @@ def _log_sum_exp(z):
         m = max(m, z[j])
     s = z.dtype.type(0)
     for j in range(z.size):
-        s += np.exp(z[j] - m)
+        s += exp(z[j] - m)
     return m + np.log(s)
 
 
@@ -53,14 +54,27 @@ def row_loss(code, y, t, scale, dy, need_grad):
     zero, one, s = dt(0), dt(1), dt(scale)
     acc = zero
     if code == SOFTMAX_CE:
-        lse = _log_sum_exp(y)
         tsum = zero
+        if need_grad:
+            # exp(y − max) once, kept in dy, serves the value and the gradient
+            m = y[0]
+            for j in range(1, y.size):
+                m = max(m, y[j])
+            total = zero
+            for j in range(y.size):
+                e = exp(y[j] - m)
+                dy[j] = e
+                total += e
+            lse = m + np.log(total)
+            inv_total = one / total
+        else:
+            lse = _log_sum_exp(y)
         for j in range(y.size):
             acc += t[j] * (lse - y[j])
             tsum += t[j]
         if need_grad:
             for j in range(y.size):
-                dy[j] = s * (np.exp(y[j] - lse) * tsum - t[j])
+                dy[j] = s * (dy[j] * inv_total * tsum - t[j])
     elif code == SQUARED_ERROR:
         for j in range(y.size):
             d = y[j] - t[j]
@@ -70,7 +84,7 @@ def row_loss(code, y, t, scale, dy, need_grad):
     elif code == BCE_LOGITS:
         for j in range(y.size):
             z = y[j]
-            acc += max(z, zero) - z * t[j] + np.log1p(np.exp(-np.abs(z)))
+            acc += max(z, zero) - z * t[j] + np.log1p(exp(-np.abs(z)))
             if need_grad:
                 dy[j] = s * (sigmoid_scalar(z, one) - t[j])
     else:  # CROSS_ENTROPY
@@ -103,38 +117,19 @@ def loss_dense(code, Y, T, scale, dY, need_grad):
 
 
 @jit
-def softmax_cross_entropy_labels(Z, t, dZ, need_grad):
-    """Mean cross-entropy of softmax(Z) against class labels t (N,), from logits.
+def loss_labels(code, Y, t, scale, dY, need_grad):
+    """:func:`loss_dense` with class labels t (N,) in place of one-hot rows.
 
-    L = (1/N) Σ_i [log Σ_j exp(Z[i, j]) − Z[i, t_i]]  (stable log-sum-exp);
-    dZ = (softmax(Z) − onehot(t)) / N. Bit for bit what SOFTMAX_CE gives for one-hot T.
+    For the cross-entropies (SOFTMAX_CE, CROSS_ENTROPY): e.g. softmax + CE gives
+    L = (1/N) Σ_i [log Σ_j exp(Y[i, j]) − Y[i, t_i]], dY = (softmax(Y) − onehot(t))/N.
+    Each row goes through :func:`row_loss` with its one-hot row, so the result
+    is bit for bit what the one-hot form gives.
     """
-    n, c = Z.shape
-    dt = Z.dtype.type
-    inv_n = dt(1.0 / n)
+    n, c = Y.shape
+    onehot = np.zeros(c, Y.dtype)
     total = 0.0
     for i in range(n):
-        lse = _log_sum_exp(Z[i])
-        total += np.float64(lse - Z[i, t[i]])
-        if need_grad:
-            for j in range(c):
-                dZ[i, j] = inv_n * (np.exp(Z[i, j] - lse) - (dt(1) if j == t[i] else dt(0)))
-    return total * (1.0 / n)
-
-
-@jit
-def cross_entropy_labels(Y, t, dY, need_grad):
-    """The textbook's cross-entropy on probabilities Y (N, C) with class labels t (N,).
-
-    L = −(1/N) Σ_i log(Y[i, t_i] + 1e-7);  dY[i, j] = −[j = t_i] / (N (Y[i, j] + 1e-7)).
-    """
-    n = Y.shape[0]
-    delta = Y.dtype.type(CE_DELTA)
-    inv_n = Y.dtype.type(1.0 / n)
-    total = 0.0
-    for i in range(n):
-        total -= np.float64(np.log(Y[i, t[i]] + delta))
-        if need_grad:
-            dY[i, :] = 0
-            dY[i, t[i]] = -inv_n / (Y[i, t[i]] + delta)
-    return total * (1.0 / n)
+        onehot[t[i]] = 1
+        total += np.float64(row_loss(code, Y[i], onehot, scale, dY[i], need_grad))
+        onehot[t[i]] = 0
+    return total * scale
