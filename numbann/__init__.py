@@ -4,10 +4,34 @@ Compiled CPU (and CUDA) kernels for the forward and backward passes,
 activations, losses, optimizers and numerical gradients, under a small
 PyTorch-like object layer, covering chapters 3 to 6 of
 「ゼロから作るDeep Learning」.
+
+    import numbann as nb
+    model = nb.Sequential(nb.Linear(64, 32), nb.ReLU(), nb.Linear(32, 10))
+    loss_fn = nb.CrossEntropyLoss()
+    opt = nb.optim.SGD(model.parameters(), lr=0.01)
 """
 
-from . import functional, gradient
-from ._version import __version__
+from . import datasets, functional, gradient, models, optim
 from ._info import show_config
+from ._version import __version__
+from .layers import (
+    Identity,
+    Linear,
+    Parameter,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Step,
+    Tanh,
+    manual_seed,
+)
+from .losses import BCEWithLogitsLoss, CrossEntropyError, CrossEntropyLoss, MSELoss, SumSquaredError
+from .sequential import GradCheck, Sequential, gradient_check
+from .serialization import load, save
 
-__all__ = ["__version__", "functional", "gradient", "show_config"]
+__all__ = [
+    "__version__", "show_config", "functional", "gradient", "datasets", "models", "optim",
+    "Parameter", "Linear", "Identity", "ReLU", "Sigmoid", "Softmax", "Step", "Tanh",
+    "manual_seed", "Sequential", "gradient_check", "GradCheck", "CrossEntropyLoss",
+    "CrossEntropyError", "MSELoss", "SumSquaredError", "BCEWithLogitsLoss", "save", "load",
+]

@@ -1,0 +1,184 @@
+"""Loss objects: call with (prediction, target) for the value, ``.backward()`` for ∂L/∂y.
+
+Each loss validates its inputs, runs one kernel that computes the value and
+the gradient together, and keeps the gradient for :meth:`Loss.backward`.
+Predictions are (N, C); class labels are (N,) integers in [0, C), other
+targets (N, C) floats.
+"""
+
+import numpy as np
+
+from . import _validate as v
+from .kernels import losses as loss_k
+
+__all__ = ["Loss", "CrossEntropyLoss", "CrossEntropyError", "MSELoss", "SumSquaredError",
+           "BCEWithLogitsLoss"]
+
+
+class Loss:
+    """Base class. Subclasses set ``code`` (the kernel's loss code) and ``scale``."""
+
+    code = None
+    #: whether integer class labels are accepted as targets
+    accepts_labels = False
+
+    def __init__(self):
+        self._grad = None
+
+    def scale(self, n, c):
+        """The factor in front of Σ rows for a batch of n rows of c outputs."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _prediction(self, y):
+        arr = v.as_float_array(y, "y", ndim=(1, 2))
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        v.check_not_empty(arr, "y")
+        return arr
+
+    def targets(self, t, n, c, dtype):
+        """(targets, is_labels) validated for predictions of shape (n, c)."""
+        t_arr = np.asarray(t)
+        if self.accepts_labels:
+            if t_arr.ndim == 0 and n == 1:
+                t_arr = t_arr.reshape(1)
+            elif t_arr.ndim == 1 and n == 1 and t_arr.size == c and c > 1:
+                t_arr = t_arr.reshape(1, c)
+            arr, is_labels = v.as_targets(t_arr, n, c, dtype, "target")
+        else:
+            arr = v.as_float_array(t_arr, "target", dtype)
+            if arr.size != n * c or (arr.ndim == 2 and arr.shape != (n, c)):
+                raise ValueError(f"target must have the prediction's shape ({n}, {c}), "
+                                 f"got {arr.shape}")
+            arr, is_labels = arr.reshape(n, c), False
+        if not is_labels:
+            v.check_finite(arr, "target")
+        self._check_targets(arr, is_labels)
+        return arr, is_labels
+
+    def dense_targets(self, t, n, c, dtype):
+        """Targets as a float (n, c) matrix (labels become one-hot rows)."""
+        arr, is_labels = self.targets(t, n, c, dtype)
+        return v.one_hot(arr, c, dtype) if is_labels else arr
+
+    def __call__(self, y, t):
+        """The loss value (a Python float); keeps ∂L/∂y for :meth:`backward`."""
+        yb = self._prediction(y)
+        n, c = yb.shape
+        tb, is_labels = self.targets(t, n, c, yb.dtype)
+        grad = np.empty_like(yb)
+        kernel = loss_k.loss_labels if is_labels else loss_k.loss_dense
+        value = kernel(self.code, yb, tb, self.scale(n, c), grad, True)
+        self._grad = grad.reshape(np.shape(y)) if np.ndim(y) == 1 else grad
+        return float(value)
+
+    def evaluate(self, y, targets):
+        """The value for validated (N, C) predictions and dense targets, no gradient."""
+        n, c = y.shape
+        return float(loss_k.loss_dense(self.code, y, targets, self.scale(n, c),
+                                       np.empty((n, 0), y.dtype), False))
+
+    def _check_targets(self, t, is_labels):
+        """Hook for range checks of the targets."""
+
+    def backward(self):
+        """∂L/∂y for the last call (a new array of y's shape)."""
+        if self._grad is None:
+            raise RuntimeError("call the loss on (y, t) before backward()")
+        return self._grad
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def config(self):
+        return {"type": type(self).__name__}
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax + cross-entropy from logits, mean over the batch (torch's CrossEntropyLoss;
+    the textbook's SoftmaxWithLoss).
+
+    L = (1/N) Σ_i Σ_j t_ij (log Σ_k exp(y_ik) − y_ij); t are class labels (N,)
+    or one-hot / probability rows (N, C). ∂L/∂y = (softmax(y)·Σ_j t_ij − t) / N.
+    """
+
+    code = loss_k.SOFTMAX_CE
+    accepts_labels = True
+
+    def scale(self, n, c):
+        return 1.0 / n
+
+
+class CrossEntropyError(Loss):
+    """The textbook's cross_entropy_error on probabilities (after a Softmax layer).
+
+    L = −(1/N) Σ t log(y + 1e-7); labels (N,) or one-hot rows (N, C).
+    """
+
+    code = loss_k.CROSS_ENTROPY
+    accepts_labels = True
+
+    def scale(self, n, c):
+        return 1.0 / n
+
+
+class MSELoss(Loss):
+    """Squared error, averaged over all elements ('mean', torch's default) or summed ('sum').
+
+    L = (1/(N·C)) Σ (y − t)²  or  Σ (y − t)²;  ∂L/∂y = 2(y − t)/(N·C) or 2(y − t).
+    """
+
+    code = loss_k.SQUARED_ERROR
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+
+    def scale(self, n, c):
+        return 1.0 / (n * c) if self.reduction == "mean" else 1.0
+
+    def __repr__(self):
+        return f"MSELoss(reduction={self.reduction!r})"
+
+    def config(self):
+        return {"type": "MSELoss", "reduction": self.reduction}
+
+
+class SumSquaredError(Loss):
+    """The textbook's sum of squared errors, L = ½ Σ (y − t)² (no batch mean); ∂L/∂y = y − t."""
+
+    code = loss_k.SQUARED_ERROR
+
+    def scale(self, n, c):
+        return 0.5
+
+
+class BCEWithLogitsLoss(Loss):
+    """Binary cross-entropy of σ(y) against t ∈ [0, 1], mean over all elements.
+
+    ℓ = max(y, 0) − y·t + log(1 + exp(−|y|)) (stable for any finite y);
+    ∂L/∂y = (σ(y) − t)/(N·C).
+    """
+
+    code = loss_k.BCE_LOGITS
+
+    def scale(self, n, c):
+        return 1.0 / (n * c)
+
+    def _check_targets(self, t, is_labels):
+        if t.size and (t.min() < 0 or t.max() > 1):
+            raise ValueError("BCEWithLogitsLoss targets must lie in [0, 1]")
+
+
+LOSSES = {cls.__name__: cls for cls in (CrossEntropyLoss, CrossEntropyError, MSELoss,
+                                         SumSquaredError, BCEWithLogitsLoss)}
+
+
+def loss_from_config(cfg):
+    cls = LOSSES.get(cfg.get("type"))
+    if cls is None:
+        raise ValueError(f"unknown loss {cfg.get('type')!r}")
+    args = {k: val for k, val in cfg.items() if k != "type"}
+    return cls(**args)

@@ -1,0 +1,265 @@
+"""Optimizers with torch.optim's update rules, defaults and argument checks.
+
+``opt = nb.optim.Adam(model.parameters(), lr=1e-3)``; each training step
+calls ``opt.zero_grad()``, the backward pass, then ``opt.step()``. State
+(momentum buffers, running averages) is allocated up front as flat arrays.
+When the parameters are exactly a model's flat buffer — the usual case —
+a step is a single kernel call over that buffer.
+
+The textbook's optimizers are the same rules with a different ε (1e-7, and
+for Adam ε added before the bias correction; see each kernel's docstring in
+:mod:`numbann.kernels.optim`): ``AdaGrad(params, lr=0.01, eps=1e-7)``,
+``RMSProp(params, lr=0.01, alpha=0.99, eps=1e-7)``, ``Momentum(params, lr=0.01)``.
+"""
+
+import math
+
+import numpy as np
+
+from .kernels import optim as optim_k
+from .layers import Parameter
+
+__all__ = ["Optimizer", "SGD", "Momentum", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam"]
+
+
+def _check(ok, message):
+    if not ok:
+        raise ValueError(message)
+
+
+def _nonneg(value, what):
+    _check(isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+           and math.isfinite(value) and value >= 0, f"Invalid {what}: {value}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: parameter list, flat state, zero_grad, step, state dicts.
+
+    Subclasses define ``_state_names()`` (which flat state arrays they need)
+    and ``_update(data, grad, state)`` (one kernel call on 1-D arrays).
+    """
+
+    def __init__(self, params, **hyper):
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"optimizer can only optimize Parameters, got {type(p).__name__}")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("some parameters appear more than once")
+        self.params = params
+        self.defaults = dict(hyper)
+        for name, value in hyper.items():
+            setattr(self, name, value)
+        self.step_count = 0
+        size = sum(p.size for p in params)
+        dtype = params[0].dtype
+        self.state = {name: np.zeros(size, dtype) for name in self._state_names()}
+        self._init_state()
+
+    def _state_names(self):
+        return ()
+
+    def _init_state(self):
+        """Hook for state that does not start at zero."""
+
+    @property
+    def hyperparameters(self):
+        """The current hyperparameters ({name: value}); change them as attributes."""
+        return {name: getattr(self, name) for name in self.defaults}
+
+    def _flat_buffer(self):
+        """The model buffer when the parameters are exactly its parameters, else None."""
+        buf = self.params[0]._buffer
+        if buf is not None and len(buf.params) == len(self.params) and all(
+                a is b for a, b in zip(buf.params, self.params)):
+            return buf
+        return None
+
+    def segments(self):
+        """(data, grad, state-slice) triples of 1-D arrays the update runs over."""
+        buf = self._flat_buffer()
+        if buf is not None:
+            return [(buf.data, buf.grad, slice(0, buf.size))]
+        out, offset = [], 0
+        for p in self.params:
+            out.append((p.data.reshape(-1), p.grad.reshape(-1), slice(offset, offset + p.size)))
+            offset += p.size
+        return out
+
+    def zero_grad(self):
+        """Set the gradient of every parameter to zero."""
+        buf = self._flat_buffer()
+        if buf is not None:
+            buf.grad[...] = 0
+        else:
+            for p in self.params:
+                p.zero_grad()
+
+    def step(self):
+        """Update every parameter once from its ``.grad``."""
+        dtype = self.params[0].dtype
+        for name, arr in self.state.items():
+            if arr.dtype != dtype:  # the model was converted after the optimizer was made
+                self.state[name] = arr.astype(dtype)
+        self.step_count += 1
+        for data, grad, sl in self.segments():
+            self._update(data, grad, {name: arr[sl] for name, arr in self.state.items()})
+
+    def _update(self, data, grad, state):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state_dict(self):
+        """{'type', 'hyperparameters', 'step', 'state': {name: flat array copy}}."""
+        return {"type": type(self).__name__, "hyperparameters": self.hyperparameters,
+                "step": self.step_count,
+                "state": {name: arr.copy() for name, arr in self.state.items()}}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters, step count and state saved by :meth:`state_dict`."""
+        kind = state_dict.get("type")
+        if kind != type(self).__name__:
+            raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
+        saved = state_dict.get("state", {})
+        if set(saved) != set(self.state):
+            raise KeyError(f"optimizer state has keys {sorted(saved)}, expected "
+                           f"{sorted(self.state)}")
+        for name, arr in saved.items():
+            arr = np.asarray(arr)
+            if arr.shape != self.state[name].shape:
+                raise ValueError(f"optimizer state {name!r} has shape {arr.shape}, expected "
+                                 f"{self.state[name].shape}")
+        fresh = type(self)(self.params, **dict(state_dict.get("hyperparameters", {})))
+        for name in self.defaults:
+            setattr(self, name, getattr(fresh, name))
+        for name, arr in saved.items():
+            self.state[name][...] = arr
+        self.step_count = int(state_dict.get("step", 0))
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (torch.optim.SGD).
+
+    g ← ∇ + weight_decay·p;  with momentum μ: b ← μb + (1 − dampening)g (b = g at
+    the first step), g ← g + μb (nesterov) or b;  p ← p − lr·g.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False):
+        lr = _nonneg(lr, "learning rate")
+        momentum = _nonneg(momentum, "momentum value")
+        dampening = _nonneg(dampening, "dampening value")
+        weight_decay = _nonneg(weight_decay, "weight_decay value")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=bool(nesterov))
+
+    def _state_names(self):
+        return ("momentum_buffer",) if self.momentum else ()
+
+    def _update(self, data, grad, state):
+        buf = state.get("momentum_buffer", data[:0])
+        optim_k.sgd_step(data, grad, buf, self.lr, self.momentum, self.dampening,
+                         self.nesterov, self.weight_decay, self.step_count == 1)
+
+
+class Momentum(SGD):
+    """The textbook's Momentum: SGD with momentum 0.9 and lr 0.01 by default."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9, **kwargs):
+        super().__init__(params, lr=lr, momentum=momentum, **kwargs)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (torch.optim.Adagrad): h ← h + g², p ← p − clr·g/(√h + eps),
+    clr = lr / (1 + (t − 1)·lr_decay)."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10):
+        super().__init__(
+            params, lr=_nonneg(lr, "learning rate"), lr_decay=_nonneg(lr_decay, "lr_decay value"),
+            weight_decay=_nonneg(weight_decay, "weight_decay value"),
+            initial_accumulator_value=_nonneg(initial_accumulator_value,
+                                              "initial_accumulator_value value"),
+            eps=_nonneg(eps, "epsilon value"))
+
+    def _state_names(self):
+        return ("sum",)
+
+    def _init_state(self):
+        self.state["sum"][...] = self.initial_accumulator_value
+
+    def _update(self, data, grad, state):
+        optim_k.adagrad_step(data, grad, state["sum"], self.lr, self.lr_decay, self.weight_decay,
+                             self.eps, self.step_count)
+
+
+class RMSProp(Optimizer):
+    """RMSProp (torch.optim.RMSprop): s ← αs + (1 − α)g², p ← p − lr·g/(√s + eps);
+    optionally centered and with momentum."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        alpha = _nonneg(alpha, "alpha value")
+        _check(alpha <= 1, f"Invalid alpha value: {alpha}")
+        super().__init__(params, lr=_nonneg(lr, "learning rate"), alpha=alpha,
+                         eps=_nonneg(eps, "epsilon value"),
+                         weight_decay=_nonneg(weight_decay, "weight_decay value"),
+                         momentum=_nonneg(momentum, "momentum value"), centered=bool(centered))
+
+    def _state_names(self):
+        names = ["square_avg"]
+        if self.centered:
+            names.append("grad_avg")
+        if self.momentum > 0:
+            names.append("momentum_buffer")
+        return tuple(names)
+
+    def _update(self, data, grad, state):
+        optim_k.rmsprop_step(data, grad, state["square_avg"], state.get("grad_avg", data[:0]),
+                             state.get("momentum_buffer", data[:0]), self.lr, self.alpha,
+                             self.eps, self.weight_decay, self.momentum, self.centered)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (torch.optim.Adam), optionally AMSGrad.
+
+    m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², p ← p − lr/(1 − β₁ᵗ) · m/(√v/√(1 − β₂ᵗ) + eps).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False):
+        betas = tuple(betas)
+        _check(len(betas) == 2, f"betas must be a pair, got {betas}")
+        for i, b in enumerate(betas):
+            _check(isinstance(b, (int, float, np.floating)) and 0.0 <= b < 1.0,
+                   f"Invalid beta parameter at index {i}: {b}")
+        super().__init__(params, lr=_nonneg(lr, "learning rate"),
+                         betas=(float(betas[0]), float(betas[1])),
+                         eps=_nonneg(eps, "epsilon value"),
+                         weight_decay=_nonneg(weight_decay, "weight_decay value"),
+                         amsgrad=bool(amsgrad))
+
+    def _state_names(self):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+
+    def _update(self, data, grad, state):
+        optim_k.adam_step(data, grad, state["exp_avg"], state["exp_avg_sq"],
+                          state.get("max_exp_avg_sq", data[:0]), self.lr, self.betas[0],
+                          self.betas[1], self.eps, self.weight_decay, self.step_count,
+                          self.amsgrad)
+
+
+#: torch's spellings
+Adagrad = AdaGrad
+RMSprop = RMSProp
+
+OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, AdaGrad, RMSProp, Adam)}

@@ -1,0 +1,128 @@
+"""Saving and loading models without pickle: one ``.npz`` per model.
+
+The file holds the architecture and metadata as JSON (in the array
+``__numbann__``), every parameter under its state_dict key ("0.weight"), and,
+when asked, the optimizer's hyperparameters and state under "optimizer/…".
+Writes go to a temporary file that is renamed over the target only once it
+is complete, so a crash never leaves a half-written model in place of a good
+one. Loading never unpickles (``allow_pickle=False``).
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ._version import __version__
+from .models import NETWORKS
+from .optim import OPTIMIZERS
+from .sequential import Sequential, layer_from_config
+
+__all__ = ["save", "load"]
+
+FORMAT = "numbann-model"
+FORMAT_VERSION = 1
+_META = "__numbann__"
+_OPT = "optimizer/"
+
+
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside *path*, then rename it to *path*."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save(model, path, optimizer=None):
+    """Write *model* (and *optimizer*'s state, if given) to the .npz file *path*."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"save() takes a numbann model, got {type(model).__name__}")
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "numbann": __version__,
+            "dtype": str(model.dtype), "model": model.config(),
+            "weight_decay_lambda": model.weight_decay_lambda}
+    arrays = model.state_dict()
+    if optimizer is not None:
+        if any(a is not b for a, b in zip(optimizer.params, model.parameters())) or len(
+                optimizer.params) != len(model.parameters()):
+            raise ValueError("the optimizer does not optimize exactly this model's parameters")
+        sd = optimizer.state_dict()
+        meta["optimizer"] = {"type": sd["type"], "hyperparameters": sd["hyperparameters"],
+                             "step": sd["step"]}
+        arrays.update({_OPT + name: arr for name, arr in sd["state"].items()})
+    arrays[_META] = np.array(json.dumps(meta))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _read(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ValueError(f"{path} is not a readable numbann model file (corrupt or "
+                         f"truncated?): {exc}") from None
+    if _META not in arrays:
+        raise ValueError(f"{path} is not a numbann model file (no {_META} entry)")
+    try:
+        meta = json.loads(str(arrays.pop(_META)))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt metadata: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a numbann model file")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer numbann ({meta.get('numbann')}); "
+                         "upgrade numbann to read it")
+    return meta, arrays
+
+
+def build_model(model_cfg, dtype):
+    """A model with zero parameters from the architecture recorded in a file."""
+    kind = model_cfg.get("type")
+    if kind in NETWORKS:
+        return NETWORKS[kind](**model_cfg["args"], dtype=dtype)
+    if kind == "Sequential":
+        return Sequential(*[layer_from_config(c, dtype) for c in model_cfg["layers"]])
+    raise ValueError(f"unknown model type {kind!r}")
+
+
+def load(path, *, with_optimizer=False):
+    """Read a model saved by :func:`save`; with ``with_optimizer=True`` return
+    ``(model, optimizer)`` (optimizer None if none was saved)."""
+    meta, arrays = _read(path)
+    try:
+        model = build_model(meta["model"], np.dtype(meta["dtype"]))
+        model.weight_decay_lambda = float(meta.get("weight_decay_lambda", 0.0))
+        params = {k: a for k, a in arrays.items() if not k.startswith(_OPT)}
+        model.load_state_dict(params, strict=True)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: the model entries do not match its architecture: "
+                         f"{exc}") from None
+    if not with_optimizer:
+        return model
+    opt_meta = meta.get("optimizer")
+    if opt_meta is None:
+        return model, None
+    cls = OPTIMIZERS.get(opt_meta["type"])
+    if cls is None:
+        raise ValueError(f"{path}: unknown optimizer {opt_meta['type']!r}")
+    optimizer = cls(model.parameters(), **opt_meta["hyperparameters"])
+    state = {k[len(_OPT):]: a for k, a in arrays.items() if k.startswith(_OPT)}
+    optimizer.load_state_dict({"type": opt_meta["type"], "step": opt_meta["step"],
+                               "hyperparameters": opt_meta["hyperparameters"], "state": state})
+    return model, optimizer
