@@ -43,7 +43,8 @@ def cuda_status():
         if cuda.is_available():
             gpu = cuda.get_current_device()
             name = gpu.name.decode() if isinstance(gpu.name, bytes) else gpu.name
-            return True, f"{name} (compute capability {gpu.compute_capability[0]}.{gpu.compute_capability[1]})"
+            major, minor = gpu.compute_capability
+            return True, f"{name} (compute capability {major}.{minor})"
     except Exception as exc:  # pragma: no cover - needs a broken driver
         return False, f"CUDA driver error: {exc}"
     try:

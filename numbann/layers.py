@@ -8,6 +8,8 @@ gathers its layers' parameters into one buffer for the whole model, so an
 optimizer step is one kernel call over one array.
 """
 
+import copy
+
 import numpy as np
 
 from . import _validate as v
@@ -102,6 +104,15 @@ class Parameter:
     def zero_grad(self):
         self._grad[...] = 0
 
+    def __deepcopy__(self, memo):
+        if self._buffer is not None:  # the buffer copies all its parameters at once
+            copy.deepcopy(self._buffer, memo)
+            return memo[id(self)]
+        new = Parameter(self._data.copy())
+        new._grad[...] = self._grad
+        memo[id(self)] = new
+        return new
+
     def __repr__(self):
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"
 
@@ -121,6 +132,7 @@ class ParameterBuffer:
         self.size = sum(p.size for p in self.params)
         self.data = np.empty(self.size, self.dtype)
         self.grad = np.zeros(self.size, self.dtype)
+        self.shapes = [p.shape for p in self.params]
         offset = 0
         for p in self.params:
             self.data[offset:offset + p.size] = p.data.reshape(-1)
@@ -130,10 +142,26 @@ class ParameterBuffer:
 
     def _bind_views(self):
         """Point every parameter's data/grad at its slice of the flat arrays."""
-        for p in self.params:
-            shape, lo, hi = p.shape, p._offset, p._offset + p.size
+        for p, shape in zip(self.params, self.shapes):
+            lo, hi = p._offset, p._offset + int(np.prod(shape))
             p._data = self.data[lo:hi].reshape(shape)
             p._grad = self.grad[lo:hi].reshape(shape)
+
+    def __deepcopy__(self, memo):
+        """An independent copy; it keeps an owner only if the owner is being copied too."""
+        new = ParameterBuffer.__new__(ParameterBuffer)
+        memo[id(self)] = new
+        new.dtype, new.size, new.shapes = self.dtype, self.size, list(self.shapes)
+        new.data, new.grad = self.data.copy(), self.grad.copy()
+        new.params = []
+        for p in self.params:
+            q = Parameter.__new__(Parameter)
+            q._buffer, q._offset = new, p._offset
+            memo[id(p)] = q
+            new.params.append(q)
+        new._bind_views()
+        new.owner = copy.deepcopy(self.owner, memo) if id(self.owner) in memo else None
+        return new
 
     def replace_arrays(self, data, grad):
         """Swap in new flat arrays (another dtype or device) and rebind the views."""

@@ -123,19 +123,20 @@ class Optimizer:
         if kind != type(self).__name__:
             raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
         saved = state_dict.get("state", {})
-        if set(saved) != set(self.state):
+        # the saved hyperparameters decide which state arrays exist (e.g. momentum)
+        fresh = type(self)(self.params, **dict(state_dict.get("hyperparameters", {})))
+        if set(saved) != set(fresh.state):
             raise KeyError(f"optimizer state has keys {sorted(saved)}, expected "
-                           f"{sorted(self.state)}")
+                           f"{sorted(fresh.state)}")
         for name, arr in saved.items():
             arr = np.asarray(arr)
-            if arr.shape != self.state[name].shape:
+            if arr.shape != fresh.state[name].shape:
                 raise ValueError(f"optimizer state {name!r} has shape {arr.shape}, expected "
-                                 f"{self.state[name].shape}")
-        fresh = type(self)(self.params, **dict(state_dict.get("hyperparameters", {})))
+                                 f"{fresh.state[name].shape}")
+            fresh.state[name][...] = arr
         for name in self.defaults:
             setattr(self, name, getattr(fresh, name))
-        for name, arr in saved.items():
-            self.state[name][...] = arr
+        self.state = fresh.state
         self.step_count = int(state_dict.get("step", 0))
         return self
 

@@ -3,11 +3,14 @@
 The file holds the architecture and metadata as JSON (in the array
 ``__numbann__``), every parameter under its state_dict key ("0.weight"), and,
 when asked, the optimizer's hyperparameters and state under "optimizer/…".
+The metadata records a SHA-256 of every array, checked on load, so a damaged
+file is reported instead of silently giving wrong weights.
 Writes go to a temporary file that is renamed over the target only once it
 is complete, so a crash never leaves a half-written model in place of a good
 one. Loading never unpickles (``allow_pickle=False``).
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -47,6 +50,10 @@ def atomic_write(path, write):
         raise
 
 
+def _digest(arr):
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
 def save(model, path, optimizer=None):
     """Write *model* (and *optimizer*'s state, if given) to the .npz file *path*."""
     if not isinstance(model, Sequential):
@@ -63,6 +70,7 @@ def save(model, path, optimizer=None):
         meta["optimizer"] = {"type": sd["type"], "hyperparameters": sd["hyperparameters"],
                              "step": sd["step"]}
         arrays.update({_OPT + name: arr for name, arr in sd["state"].items()})
+    meta["sha256"] = {name: _digest(arr) for name, arr in arrays.items()}
     arrays[_META] = np.array(json.dumps(meta))
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -88,6 +96,10 @@ def _read(path):
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{path} was written by a newer numbann ({meta.get('numbann')}); "
                          "upgrade numbann to read it")
+    sums = meta.get("sha256", {})
+    for name in sorted(set(sums) | set(arrays)):
+        if name not in arrays or name not in sums or _digest(arrays[name]) != sums[name]:
+            raise ValueError(f"{path} is corrupt: entry {name!r} does not match its checksum")
     return meta, arrays
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 import reference as ref
+
 from numbann import functional as F
 from numbann import gradient as G
 

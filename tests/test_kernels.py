@@ -4,10 +4,10 @@ import warnings
 
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as ref
 from numbann.kernels import activations as A
 from numbann.kernels import dense as D
 from numbann.kernels import losses as L
