@@ -28,10 +28,22 @@ from .layers import (
 from .losses import BCEWithLogitsLoss, CrossEntropyError, CrossEntropyLoss, MSELoss, SumSquaredError
 from .sequential import GradCheck, Sequential, gradient_check
 from .serialization import load, save
+from .training import (
+    Callback,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    Trainer,
+    TrainingDiverged,
+    evaluate,
+    fit,
+)
 
 __all__ = [
     "__version__", "show_config", "functional", "gradient", "datasets", "models", "optim",
     "Parameter", "Linear", "Identity", "ReLU", "Sigmoid", "Softmax", "Step", "Tanh",
     "manual_seed", "Sequential", "gradient_check", "GradCheck", "CrossEntropyLoss",
     "CrossEntropyError", "MSELoss", "SumSquaredError", "BCEWithLogitsLoss", "save", "load",
+    "fit", "evaluate", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
+    "TrainingDiverged",
 ]

@@ -99,8 +99,8 @@ def _prediction_and_target(y, t):
 
 
 def _no_grad(y):
-    """A writable stand-in for the gradient output when only the value is wanted."""
-    return np.empty((y.shape[0], 0), y.dtype)
+    """A stand-in for the gradient output when only the value is wanted."""
+    return np.empty((0, 0), y.dtype)
 
 
 def _elementwise_loss(code, y, t, scale_of, y_name="y", t_name="t"):

@@ -16,9 +16,13 @@ __all__ = ["Loss", "CrossEntropyLoss", "CrossEntropyError", "MSELoss", "SumSquar
 
 
 class Loss:
-    """Base class. Subclasses set ``code`` (the kernel's loss code) and ``scale``."""
+    """Base class. Subclasses set ``code`` (the kernel's loss code) and how the
+    loss is scaled: L = scale · Σ_rows row_loss with scale = ``scale_value`` / n,
+    / (n·c) or constant (``scale_kind``)."""
 
     code = None
+    scale_kind = loss_k.SCALE_PER_ROW
+    scale_value = 1.0
     #: whether integer class labels are accepted as targets
     accepts_labels = False
 
@@ -27,7 +31,7 @@ class Loss:
 
     def scale(self, n, c):
         """The factor in front of Σ rows for a batch of n rows of c outputs."""
-        raise NotImplementedError  # pragma: no cover
+        return loss_k.batch_scale(self.scale_kind, self.scale_value, n, c)
 
     def _prediction(self, y):
         arr = v.as_float_array(y, "y", ndim=(1, 2))
@@ -105,9 +109,6 @@ class CrossEntropyLoss(Loss):
     code = loss_k.SOFTMAX_CE
     accepts_labels = True
 
-    def scale(self, n, c):
-        return 1.0 / n
-
 
 class CrossEntropyError(Loss):
     """The textbook's cross_entropy_error on probabilities (after a Softmax layer).
@@ -117,9 +118,6 @@ class CrossEntropyError(Loss):
 
     code = loss_k.CROSS_ENTROPY
     accepts_labels = True
-
-    def scale(self, n, c):
-        return 1.0 / n
 
 
 class MSELoss(Loss):
@@ -135,9 +133,7 @@ class MSELoss(Loss):
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
-
-    def scale(self, n, c):
-        return 1.0 / (n * c) if self.reduction == "mean" else 1.0
+        self.scale_kind = loss_k.SCALE_PER_ELEMENT if reduction == "mean" else loss_k.SCALE_CONSTANT
 
     def __repr__(self):
         return f"MSELoss(reduction={self.reduction!r})"
@@ -150,9 +146,8 @@ class SumSquaredError(Loss):
     """The textbook's sum of squared errors, L = ½ Σ (y − t)² (no batch mean); ∂L/∂y = y − t."""
 
     code = loss_k.SQUARED_ERROR
-
-    def scale(self, n, c):
-        return 0.5
+    scale_kind = loss_k.SCALE_CONSTANT
+    scale_value = 0.5
 
 
 class BCEWithLogitsLoss(Loss):
@@ -163,9 +158,7 @@ class BCEWithLogitsLoss(Loss):
     """
 
     code = loss_k.BCE_LOGITS
-
-    def scale(self, n, c):
-        return 1.0 / (n * c)
+    scale_kind = loss_k.SCALE_PER_ELEMENT
 
     def _check_targets(self, t, is_labels):
         if t.size and (t.min() < 0 or t.max() > 1):

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .kernels import engine as engine_k
 from .kernels import optim as optim_k
 from .layers import Parameter
 
@@ -36,9 +37,14 @@ def _nonneg(value, what):
 class Optimizer:
     """Base class: parameter list, flat state, zero_grad, step, state dicts.
 
-    Subclasses define ``_state_names()`` (which flat state arrays they need)
-    and ``_update(data, grad, state)`` (one kernel call on 1-D arrays).
+    Subclasses list their state arrays in ``STATE_ROWS`` (in the order the
+    compiled engine expects), say which are in use in ``_state_names()``, and
+    implement ``_update(data, grad, state)`` (one kernel call on 1-D arrays)
+    and ``engine_spec()``. The state lives in one (len(STATE_ROWS), P) array;
+    ``state`` maps the names in use to its rows.
     """
+
+    STATE_ROWS = ()
 
     def __init__(self, params, **hyper):
         params = list(params)
@@ -54,10 +60,15 @@ class Optimizer:
         for name, value in hyper.items():
             setattr(self, name, value)
         self.step_count = 0
-        size = sum(p.size for p in params)
-        dtype = params[0].dtype
-        self.state = {name: np.zeros(size, dtype) for name in self._state_names()}
+        self._allocate_state(params[0].dtype)
         self._init_state()
+
+    def _allocate_state(self, dtype):
+        used = self._state_names()
+        size = sum(p.size for p in self.params) if used else 0
+        self.state_rows = np.zeros((max(1, len(self.STATE_ROWS)), size), dtype)
+        self.state = {name: self.state_rows[i] for i, name in enumerate(self.STATE_ROWS)
+                      if name in used}
 
     def _state_names(self):
         return ()
@@ -98,12 +109,17 @@ class Optimizer:
             for p in self.params:
                 p.zero_grad()
 
+    def sync_state(self):
+        """Follow a dtype change of the parameters made after the optimizer was created."""
+        dtype = self.params[0].dtype
+        if self.state_rows.dtype != dtype:
+            saved = self.state_rows
+            self._allocate_state(dtype)
+            self.state_rows[...] = saved
+
     def step(self):
         """Update every parameter once from its ``.grad``."""
-        dtype = self.params[0].dtype
-        for name, arr in self.state.items():
-            if arr.dtype != dtype:  # the model was converted after the optimizer was made
-                self.state[name] = arr.astype(dtype)
+        self.sync_state()
         self.step_count += 1
         for data, grad, sl in self.segments():
             self._update(data, grad, {name: arr[sl] for name, arr in self.state.items()})
@@ -136,7 +152,7 @@ class Optimizer:
             fresh.state[name][...] = arr
         for name in self.defaults:
             setattr(self, name, getattr(fresh, name))
-        self.state = fresh.state
+        self.state_rows, self.state = fresh.state_rows, fresh.state
         self.step_count = int(state_dict.get("step", 0))
         return self
 
@@ -162,6 +178,12 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=bool(nesterov))
+
+    STATE_ROWS = ("momentum_buffer",)
+
+    def engine_spec(self):
+        return engine_k.SGD, [self.lr, self.momentum, self.dampening, self.weight_decay,
+                              float(self.nesterov)]
 
     def _state_names(self):
         return ("momentum_buffer",) if self.momentum else ()
@@ -192,6 +214,11 @@ class AdaGrad(Optimizer):
                                               "initial_accumulator_value value"),
             eps=_nonneg(eps, "epsilon value"))
 
+    STATE_ROWS = ("sum",)
+
+    def engine_spec(self):
+        return engine_k.ADAGRAD, [self.lr, self.lr_decay, self.weight_decay, self.eps]
+
     def _state_names(self):
         return ("sum",)
 
@@ -215,6 +242,12 @@ class RMSProp(Optimizer):
                          eps=_nonneg(eps, "epsilon value"),
                          weight_decay=_nonneg(weight_decay, "weight_decay value"),
                          momentum=_nonneg(momentum, "momentum value"), centered=bool(centered))
+
+    STATE_ROWS = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def engine_spec(self):
+        return engine_k.RMSPROP, [self.lr, self.alpha, self.eps, self.weight_decay,
+                                  self.momentum, float(self.centered)]
 
     def _state_names(self):
         names = ["square_avg"]
@@ -248,6 +281,12 @@ class Adam(Optimizer):
                          eps=_nonneg(eps, "epsilon value"),
                          weight_decay=_nonneg(weight_decay, "weight_decay value"),
                          amsgrad=bool(amsgrad))
+
+    STATE_ROWS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def engine_spec(self):
+        return engine_k.ADAM, [self.lr, self.betas[0], self.betas[1], self.eps,
+                               self.weight_decay, float(self.amsgrad)]
 
     def _state_names(self):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())

@@ -4,7 +4,8 @@ Shapes: predictions/logits ``Y``/``Z`` (N, C); targets either integer class
 labels ``t`` (N,) — validated in range by the caller, kernels do not check
 bounds — or a float matrix ``T`` (N, C) (one-hot, probabilities, regression
 targets) of the same dtype as ``Y``. The gradient ``dY``/``dZ`` (N, C) is
-written only when ``need_grad`` is true (otherwise pass any array).
+written only when ``need_grad`` is true (otherwise pass any writable array of
+the dtype, e.g. an empty one).
 
 Every loss is ``scale · Σ_i row_loss(Y[i], T[i])``; the per-row form is what
 the compiled numerical gradient re-evaluates, and :func:`loss_dense` is the
@@ -107,12 +108,29 @@ def loss_scale(code, n, c, squared_scale):
     return 1.0 / n
 
 
+#: how a loss's scale depends on the batch: value/n, value/(n·c) or value
+SCALE_PER_ROW = 0
+SCALE_PER_ELEMENT = 1
+SCALE_CONSTANT = 2
+
+
+@jit
+def batch_scale(kind, value, n, c):
+    """The factor in front of Σ rows for a batch of n rows and c outputs."""
+    if kind == SCALE_PER_ROW:
+        return value / n
+    if kind == SCALE_PER_ELEMENT:
+        return value / (n * c)
+    return value
+
+
 @jit
 def loss_dense(code, Y, T, scale, dY, need_grad):
     """L = scale · Σ_i row_loss(Y[i], T[i]) for Y, T (N, C); dY = ∂L/∂Y if need_grad."""
     total = 0.0
     for i in range(Y.shape[0]):
-        total += np.float64(row_loss(code, Y[i], T[i], scale, dY[i], need_grad))
+        dy = dY[i] if need_grad else dY.reshape(-1)[:0]  # dY is unused then
+        total += np.float64(row_loss(code, Y[i], T[i], scale, dy, need_grad))
     return total * scale
 
 
@@ -130,6 +148,7 @@ def loss_labels(code, Y, t, scale, dY, need_grad):
     total = 0.0
     for i in range(n):
         onehot[t[i]] = 1
-        total += np.float64(row_loss(code, Y[i], onehot, scale, dY[i], need_grad))
+        dy = dY[i] if need_grad else dY.reshape(-1)[:0]  # dY is unused then
+        total += np.float64(row_loss(code, Y[i], onehot, scale, dy, need_grad))
         onehot[t[i]] = 0
     return total * scale
