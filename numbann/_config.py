@@ -41,15 +41,29 @@ def jit(func=None, *, parallel=False):
 
 
 # --- CUDA launch configuration -------------------------------------------
-# Chosen for Ampere (sm_80/86) and Hopper (sm_90): 256 threads per block keeps
-# 8 warps per block and lets up to 8 blocks share an SM (2048 threads), and a
-# 16x16 tile of float32 in shared memory per operand (2 KiB) leaves room for
-# many resident blocks. Tests under the simulator patch these to tiny values
-# so that tiny inputs still span several blocks and partial tiles.
+# Chosen for Ampere (sm_80/86) and Hopper (sm_90); see docs/gpu.md.
+# - 256 threads per block for the 1-D (elementwise, optimizer, reduction)
+#   kernels: 8 warps per block, 8 resident blocks fill an SM's 2048 threads
+#   on both architectures, and a 256-wide tree reduction needs 1 KiB of
+#   shared memory.
+# - 16x16 tiles for the matrix products: 256 threads, one output element
+#   each, and two (16, 17) shared tiles (2.1 KiB in float32, padded by one
+#   column against bank conflicts on the transposed loads). The layer widths
+#   these networks have (10 … a few hundred) leave too few 32- or 64-wide
+#   tiles to fill 108 (A100) or 132 (H100) SMs, so bigger tiles would idle SMs.
+# - 32 threads (one warp) per row for row-wise reductions (softmax, losses):
+#   rows are 10 … a few hundred wide.
+# - At most 1024 blocks for the grid-stride kernels: 8 resident blocks on
+#   each of 108–132 SMs is 864–1056, so one wave covers the device.
+# All must be powers of two (tree reductions). The simulator tests patch
+# them to tiny values (e.g. 8/4/4/3) so tiny inputs span several blocks,
+# partial tiles and grid-stride loops. Read at import.
 
-#: threads per block for 1-D elementwise kernels
+#: threads per block for 1-D elementwise kernels (power of two)
 CUDA_THREADS = int(os.environ.get("NUMBANN_CUDA_THREADS", 256))
-#: edge of the square shared-memory tile of the matrix-product kernels
+#: edge of the square shared-memory tile of the matrix-product kernels (TILE² ≤ 1024)
 CUDA_TILE = int(os.environ.get("NUMBANN_CUDA_TILE", 16))
-#: threads per block for row-wise reductions (softmax, losses): one warp per row
+#: threads per block for row-wise reductions (softmax, losses): one warp per row (power of two)
 CUDA_ROW_THREADS = int(os.environ.get("NUMBANN_CUDA_ROW_THREADS", 32))
+#: largest grid of the grid-stride kernels (elementwise, optimizers, row kernels, reductions)
+CUDA_MAX_BLOCKS = int(os.environ.get("NUMBANN_CUDA_MAX_BLOCKS", 1024))

@@ -1,0 +1,159 @@
+"""Launch helpers shared by the CUDA kernels: dtypes, grids, placeholders, block reductions.
+
+Kernels are built per float dtype by small factories (``kernels(dtype)`` in
+each module), so that every constant in a float32 kernel is a float32
+(``np.float32(1)`` held in the closure) and the PTX has no ``.f64``.
+Dispatchers are lazy: a kernel compiles on its first launch for the argument
+types it sees (C-contiguous device arrays, Python ints as int64, Python
+bools, typed NumPy scalars). Each module's ``signatures(dtype)`` lists those
+types for the PTX test.
+"""
+
+from functools import cache, lru_cache
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+
+from ..._config import CUDA_MAX_BLOCKS, CUDA_ROW_THREADS, CUDA_THREADS, CUDA_TILE
+from ..._cuda import cuda
+
+
+def _check_config():
+    for name, value in (("NUMBANN_CUDA_THREADS", CUDA_THREADS),
+                        ("NUMBANN_CUDA_ROW_THREADS", CUDA_ROW_THREADS)):
+        if value < 1 or value & (value - 1) or value > 1024:
+            raise ValueError(f"{name}={value}: must be a power of two ≤ 1024")
+    if CUDA_TILE < 1 or CUDA_TILE * CUDA_TILE > 1024:
+        raise ValueError(f"NUMBANN_CUDA_TILE={CUDA_TILE}: need 1 ≤ tile and tile² ≤ 1024")
+    if CUDA_MAX_BLOCKS < 1:
+        raise ValueError(f"NUMBANN_CUDA_MAX_BLOCKS={CUDA_MAX_BLOCKS}: must be ≥ 1")
+
+
+_check_config()
+
+THREADS = CUDA_THREADS
+ROW_THREADS = CUDA_ROW_THREADS
+TILE = CUDA_TILE
+#: row length of a shared tile: one column of padding against bank conflicts
+TILE_PAD = CUDA_TILE + 1
+MAX_BLOCKS = CUDA_MAX_BLOCKS
+
+_NUMBA_FLOATS = {np.dtype(np.float32): numba.float32, np.dtype(np.float64): numba.float64}
+
+
+def float_type(dtype):
+    """The Numba type of a float dtype; TypeError for anything but float32/float64."""
+    dt = np.dtype(dtype)
+    if dt not in _NUMBA_FLOATS:
+        raise TypeError(f"CUDA kernels take float32 or float64 arrays, got {dt}")
+    return _NUMBA_FLOATS[dt]
+
+
+def array_types(dtype):
+    """(1-D, 2-D) C-contiguous array types of *dtype*, for kernel signatures."""
+    t = float_type(dtype)
+    return t[::1], t[:, ::1]
+
+
+def per_dtype(factory):
+    """Cache a ``factory(dtype)`` per float dtype (np.float32, 'float32' and
+    np.dtype('float32') share one entry); TypeError for other dtypes."""
+    cached = lru_cache(maxsize=None)(factory)
+
+    def get(dtype):
+        dt = np.dtype(dtype)
+        float_type(dt)
+        return cached(dt)
+
+    get.__name__, get.__doc__ = factory.__name__, factory.__doc__
+    return get
+
+
+def kernel_set(**kernels):
+    """The namespace a module's ``kernels(dtype)`` returns: name → dispatcher."""
+    return SimpleNamespace(**kernels)
+
+
+def blocks_for(n, threads=THREADS):
+    """Blocks of a grid-stride launch over *n* items: enough for one item per
+    thread, at most :data:`MAX_BLOCKS`, at least 1."""
+    return max(1, min(-(-n // threads), MAX_BLOCKS))
+
+
+def rows_grid(n):
+    """Blocks of a row-wise launch (one block per row, grid-stride over rows)."""
+    return max(1, min(n, MAX_BLOCKS))
+
+
+def tile_grid(m, n):
+    """(x, y) blocks covering an (m, n) output with TILE x TILE tiles."""
+    return (max(1, -(-n // TILE)), max(1, -(-m // TILE)))
+
+
+def address(a):
+    """The data address of a device array (or NumPy array), to detect aliasing."""
+    iface = getattr(a, "__cuda_array_interface__", None)
+    if iface is None:  # the simulator's arrays wrap NumPy arrays
+        iface = a.__array_interface__
+    return iface["data"][0]
+
+
+def same_array(a, b):
+    """True if *a* and *b* start at the same address (in-place call)."""
+    return a is b or (a.size > 0 and address(a) == address(b))
+
+
+@cache
+def _placeholder(dtype, ndim):
+    return cuda.device_array((1,) * ndim, dtype=dtype)
+
+
+def optional(a, dtype, ndim=1):
+    """``(array, used)`` for an optional kernel argument.
+
+    Optional arrays (no bias, unused optimizer state, dY without need_grad)
+    are None or empty by the CPU contract; a kernel never receives a
+    zero-size array but a 1-element placeholder of the same dtype and ndim
+    (so the specialisation is the same) and a flag saying it is unused.
+    """
+    if a is None or a.size == 0:
+        return _placeholder(np.dtype(dtype), ndim), False
+    return a, True
+
+
+def flat(a):
+    """A C-contiguous device array as 1-D (a view)."""
+    return a if a.ndim == 1 else a.reshape(a.size)
+
+
+@cuda.jit(device=True)
+def _tree(buf, v, take_max):
+    t = cuda.threadIdx.x
+    buf[t] = v
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if t < s:
+            buf[t] = max(buf[t], buf[t + s]) if take_max else buf[t] + buf[t + s]
+        cuda.syncthreads()
+        s //= 2
+    r = buf[0]
+    cuda.syncthreads()  # buf may be reused right after
+    return r
+
+
+@cuda.jit(device=True)
+def block_sum(buf, v):
+    """Σ of *v* over the threads of a block (blockDim.x a power of two ≤ len(buf)).
+
+    A shared-memory tree; every thread of the block must call it, all get
+    the result.
+    """
+    return _tree(buf, v, False)
+
+
+@cuda.jit(device=True)
+def block_max(buf, v):
+    """max of *v* over the threads of a block; see :func:`block_sum`."""
+    return _tree(buf, v, True)

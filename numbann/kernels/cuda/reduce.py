@@ -1,0 +1,141 @@
+"""Device reductions (CUDA): loss sums and accuracy counts that stay on the device.
+
+A training step writes its batch's loss sum and correct-prediction count
+into a slot of small device arrays (one slot per step, or per block), so an
+epoch needs no host synchronisation; at its end :func:`fetch_sum` copies
+the few values back and adds them up in float64 on the host. Nothing uses
+atomics: every block writes its own slot, so results are deterministic.
+
+Each kernel is a grid-stride loop followed by a shared-memory tree
+reduction over a block of ``CUDA_THREADS`` threads; block b writes
+``out[offset + b]``.
+"""
+
+import numba
+import numpy as np
+
+from ..._cuda import cuda
+from ._launch import (
+    THREADS,
+    array_types,
+    block_sum,
+    blocks_for,
+    float_type,
+    kernel_set,
+    per_dtype,
+)
+
+__all__ = ["sum_blocks", "count_correct", "fetch_sum", "total", "kernels", "signatures"]
+
+
+@cuda.jit(device=True)
+def row_argmax(Y, i, c):
+    """First index of the maximum of row i of Y (c ≥ 1 columns), like np.argmax."""
+    best = Y[i, 0]
+    arg = 0
+    for j in range(1, c):
+        if Y[i, j] > best:
+            best = Y[i, j]
+            arg = j
+    return arg
+
+
+@cuda.jit(device=True)
+def _label(t, i, c):
+    return t[i]
+
+
+def _make_count(truth):
+    zero, one = np.int32(0), np.int32(1)
+
+    @cuda.jit
+    def count_correct(Y, T, out, offset):
+        """out[offset + block] = #{rows i of this block's share: argmax Y[i] = truth(T, i)}."""
+        buf = cuda.shared.array(THREADS, numba.int32)
+        n, c = Y.shape
+        hits = zero
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            if row_argmax(Y, i, c) == truth(T, i, c):
+                hits += one
+        hits = block_sum(buf, hits)
+        if cuda.threadIdx.x == 0:
+            out[offset + cuda.blockIdx.x] = hits
+
+    return count_correct
+
+
+@per_dtype
+def kernels(dtype):
+    """The reduction kernels for float *dtype*."""
+    nb = float_type(dtype)
+    zero = dtype.type(0)
+
+    @cuda.jit
+    def sum_blocks(x, out, offset):
+        """out[offset + block] = Σ of this block's share of x (1-D)."""
+        buf = cuda.shared.array(THREADS, nb)
+        acc = zero
+        for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+            acc += x[i]
+        acc = block_sum(buf, acc)
+        if cuda.threadIdx.x == 0:
+            out[offset + cuda.blockIdx.x] = acc
+
+    return kernel_set(sum_blocks=sum_blocks, count_labels=_make_count(_label),
+                      count_onehot=_make_count(row_argmax))
+
+
+def signatures(dtype):
+    """Kernel name → argument types, as the wrappers launch them (for the PTX test)."""
+    v, m = array_types(dtype)
+    i64, counts = numba.int64, numba.int64[::1]
+    return {
+        "sum_blocks": (v, v, i64),
+        "count_labels": (m, numba.int64[::1], counts, i64),
+        "count_onehot": (m, m, counts, i64),
+    }
+
+
+# --- host wrappers ----------------------------------------------------------------
+
+
+def sum_blocks(x, out, offset=0, blocks=1, stream=0):
+    """Launch: out[offset : offset + blocks] ← partial sums of x (any shape,
+    C-contiguous), one per block; their total is Σ x. No synchronisation.
+
+    With the default ``blocks=1`` a step's loss rows become one value in
+    ``out[offset]``.
+    """
+    x = x.reshape(x.size) if x.ndim != 1 else x
+    kernels(x.dtype).sum_blocks[blocks, THREADS, stream](x, out, int(offset))
+
+
+def count_correct(Y, T, out, offset=0, blocks=1, stream=0):
+    """Launch: out[offset : offset + blocks] ← partial counts of rows where
+    argmax Y[i] equals the label T[i] (T 1-D) or argmax T[i] (T (N, C) one-hot
+    rows). *out* is an integer device array. No synchronisation.
+    """
+    k = kernels(Y.dtype)
+    kernel = k.count_labels if T.ndim == 1 else k.count_onehot
+    if Y.shape[1] == 0:
+        raise ValueError("count_correct needs at least one column")
+    kernel[blocks, THREADS, stream](Y, T, out, int(offset))
+
+
+def fetch_sum(out, count=None, stream=0):
+    """Copy out[:count] to the host and add it up (float64 for floats, int for
+    integers). Synchronises on *stream*."""
+    host = (out if count is None else out[:count]).copy_to_host(stream=stream)
+    if stream != 0:
+        stream.synchronize()
+    if np.issubdtype(host.dtype, np.integer):
+        return int(host.sum(dtype=np.int64))
+    return float(host.sum(dtype=np.float64))
+
+
+def total(x, stream=0):
+    """Σ x as a Python float, reduced on the device (synchronises)."""
+    blocks = blocks_for(x.size)
+    out = cuda.device_array(blocks, dtype=x.dtype, stream=stream)
+    sum_blocks(x, out, 0, blocks, stream)
+    return fetch_sum(out, stream=stream)

@@ -1,0 +1,63 @@
+"""The CUDA kernel tests: under Numba's CUDA simulator, or on a real GPU.
+
+Run by tests/test_cuda_sim.py in a subprocess with NUMBA_ENABLE_CUDASIM=1
+and tiny launch sizes (NUMBANN_CUDA_THREADS=8, _TILE=4, _ROW_THREADS=4,
+_MAX_BLOCKS=3), which both are read at import. The same files run
+unchanged on a machine with a GPU (without the simulator variable); without
+either, every test is skipped.
+"""
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from numbann._cuda import SIMULATOR, cuda_status
+
+# The simulator runs a block's threads as Python threads and polls them at
+# every syncthreads; with the default 5 ms GIL switch interval one barrier
+# costs milliseconds per thread. A short interval makes it ~10x faster.
+sys.setswitchinterval(1e-5)
+
+
+def _lock_shared_arrays():
+    """Make the simulator's cuda.shared.array allocation thread-safe.
+
+    numba-cuda 0.30's simulator keys a launch's shared arrays by the calling
+    source line and allocates with an unlocked check-then-set, so two threads
+    of a block can each get a fresh array and never see each other's writes
+    (seen here as a wrong tile in a matrix product now and then). Same keys,
+    under a lock.
+    """
+    from numba.cuda.simulator import kernelapi  # only exists under the simulator
+
+    original = kernelapi.FakeCUDAShared.array
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if alignment is not None or shape == 0:
+            return original(self, shape, dtype, alignment)
+        if isinstance(dtype, kernelapi.types.Type):
+            dtype = kernelapi.numpy_support.as_dtype(dtype)
+        frame = sys._getframe(1)
+        caller = (frame.f_code.co_filename, frame.f_lineno)
+        with lock:
+            res = self._allocations.get(caller)
+            if res is None:
+                res = self._allocations[caller] = np.empty(shape, dtype)
+        return res
+
+    kernelapi.FakeCUDAShared.array = array
+
+
+if SIMULATOR:
+    _lock_shared_arrays()
+
+
+def pytest_collection_modifyitems(config, items):
+    ok, reason = cuda_status()
+    if not ok:
+        skip = pytest.mark.skip(reason=f"needs NUMBA_ENABLE_CUDASIM=1 or a GPU: {reason}")
+        for item in items:
+            item.add_marker(skip)

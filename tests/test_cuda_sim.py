@@ -1,0 +1,38 @@
+"""Runs the CUDA kernel tests (tests/cuda_sim) under Numba's CUDA simulator.
+
+NUMBA_ENABLE_CUDASIM and the NUMBANN_CUDA_* launch sizes are read at import,
+so the simulator tests run in a pytest process of their own, with launch
+sizes small enough that tiny inputs span several blocks, partial tiles and
+grid-stride loops.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from numbann._cuda import cuda
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_ENV = {
+    "NUMBA_ENABLE_CUDASIM": "1",
+    "NUMBANN_CUDA_THREADS": "8",
+    "NUMBANN_CUDA_TILE": "4",
+    "NUMBANN_CUDA_ROW_THREADS": "4",
+    "NUMBANN_CUDA_MAX_BLOCKS": "3",
+}
+
+
+@pytest.mark.skipif(cuda is None, reason="Numba's CUDA target (numbann[cuda]) is not installed")
+def test_cuda_kernels_under_the_simulator():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/cuda_sim", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, env={**os.environ, **SIM_ENV}, capture_output=True, text=True, timeout=900)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    passed = re.search(r"(\d+) passed", output)
+    assert passed and int(passed.group(1)) >= 100, output
+    assert "skipped" not in output, output
