@@ -15,11 +15,6 @@ import pytest
 
 from numbann._cuda import SIMULATOR, cuda_status
 
-# The simulator runs a block's threads as Python threads and polls them at
-# every syncthreads; with the default 5 ms GIL switch interval one barrier
-# costs milliseconds per thread. A short interval makes it ~10x faster.
-sys.setswitchinterval(1e-5)
-
 
 def _lock_shared_arrays():
     """Make the simulator's cuda.shared.array allocation thread-safe.
@@ -53,6 +48,10 @@ def _lock_shared_arrays():
 
 if SIMULATOR:
     _lock_shared_arrays()
+    # The simulator runs a block's threads as Python threads and polls them
+    # at every syncthreads; with the default 5 ms GIL switch interval one
+    # barrier costs milliseconds per thread. A short interval is ~10x faster.
+    sys.setswitchinterval(1e-5)
 
 
 def pytest_collection_modifyitems(config, items):

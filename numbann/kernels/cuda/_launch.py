@@ -9,6 +9,7 @@ bools, typed NumPy scalars). Each module's ``signatures(dtype)`` lists those
 types for the PTX test.
 """
 
+import os
 from functools import cache, lru_cache
 from types import SimpleNamespace
 
@@ -31,6 +32,21 @@ def _check_config():
 
 
 _check_config()
+
+
+def _quiet_small_grids():
+    """numba-cuda warns ("low occupancy") at every launch of fewer than 128
+    blocks. numbann launches small grids on purpose — one block per loss or
+    accuracy slot, one per row of a 100-row batch — so, unless the user set
+    NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS, that heuristic is switched off."""
+    if "NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS" in os.environ:
+        return
+    config = getattr(getattr(cuda, "core", None), "config", None)
+    if config is not None and hasattr(config, "CUDA_LOW_OCCUPANCY_WARNINGS"):
+        config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+
+
+_quiet_small_grids()
 
 THREADS = CUDA_THREADS
 ROW_THREADS = CUDA_ROW_THREADS
