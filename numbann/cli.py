@@ -510,7 +510,12 @@ def cmd_train(args, out):
         "optimizer": {"name": args.optimizer, **optimizer.hyperparameters},
         "epochs": len(history.epoch), "batch_size": args.batch_size, "seed": args.seed,
         "device": args.device, "engine": history.params.get("engine"),
-        "history": {"epoch": [e + 1 for e in history.epoch], **history.history},
+        # per epoch; History's val_loss/val_accuracy are the test set's here, named so
+        "history": {"epoch": [e + 1 for e in history.epoch],
+                    "loss": history.history["loss"], "accuracy": history.history["accuracy"],
+                    "test_loss": history.history["val_loss"],
+                    "test_accuracy": history.history["val_accuracy"],
+                    "epoch_time": history.history["epoch_time"]},
         "test_loss": test_loss, "test_accuracy": test_acc, "train_time": train_time,
         "saved": saved, "plot": plotted,
     })
