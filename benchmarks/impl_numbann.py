@@ -1,0 +1,106 @@
+"""numbann's entries: the compiled engine ("numbann") and the object API ("numbann-objects").
+
+The object API is the step-by-step PyTorch-like loop every user can write
+today::
+
+    y = model(x); loss = loss_fn(y, t)
+    opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+
+The engine is ``nb.fit`` (one compiled call per epoch). Until it exists,
+:data:`ENGINE_MISSING` says why its benchmarks are skipped; they light up
+when ``numbann.fit`` lands. The single-step entry goes through ``nb.fit`` on
+one batch (so it includes fit's per-call overhead) — the one place to change
+if the engine exposes a lower-level compiled-step handle.
+"""
+
+import numpy as np
+from workloads import ADAM, NET_INFER
+
+import numbann as nb
+
+ENGINE_MISSING = None if hasattr(nb, "fit") else "numbann engine not built yet (no numbann.fit)"
+
+_ACT = {"sigmoid": nb.Sigmoid, "relu": nb.ReLU}
+
+
+def build_model(net, flat):
+    """A Sequential for *net* holding a copy of the flat weights *flat*."""
+    layers = []
+    for i, (a, b) in enumerate(net.layer_shapes):
+        layers.append(nb.Linear(a, b, rng=0))
+        if i < len(net.layer_shapes) - 1:
+            layers.append(_ACT[net.act]())
+    if net.output == "softmax":
+        layers.append(nb.Softmax())
+    model = nb.Sequential(*layers)
+    assert model.flat_parameters.size == flat.size
+    model.flat_parameters[...] = flat
+    return model
+
+
+def build_optimizer(net, model):
+    if net.opt == "sgd":
+        return nb.optim.SGD(model.parameters(), lr=net.lr)
+    return nb.optim.Adam(model.parameters(), lr=net.lr, betas=(ADAM["beta1"], ADAM["beta2"]),
+                         eps=ADAM["eps"])
+
+
+class ObjectsTrainer:
+    """numbann's object API, one Python-level step per mini-batch."""
+
+    def __init__(self, net, flat):
+        self.net = net
+        self.model = build_model(net, flat)
+        self.loss_fn = nb.CrossEntropyLoss()
+        self.opt = build_optimizer(net, self.model)
+
+    def step(self, x, t):
+        y = self.model(x)
+        loss = self.loss_fn(y, t)
+        self.opt.zero_grad()
+        self.model.backward(self.loss_fn.backward())
+        self.opt.step()
+        return loss
+
+    def epoch(self, x, t, order, batch):
+        loss = 0.0
+        for s in range(0, order.shape[0], batch):
+            idx = order[s:s + batch]
+            loss = self.step(x[idx], t[idx])
+        return loss
+
+    def flat(self):
+        return self.model.flat_parameters.copy()
+
+
+class EngineTrainer(ObjectsTrainer):
+    """numbann's compiled engine through ``nb.fit`` (needs :data:`ENGINE_MISSING` is None)."""
+
+    def epoch_fit(self, x, t, shuffle=True, seed=0):
+        """One epoch of ``nb.fit`` over all of x (the engine gathers its own batches)."""
+        return nb.fit(self.model, self.loss_fn, self.opt, x, t, epochs=1,
+                      batch_size=self.net.batch, shuffle=shuffle, seed=seed, verbose=0)
+
+    def step(self, x, t):
+        """One training step on the batch (x, t): ``nb.fit`` over exactly that batch."""
+        return nb.fit(self.model, self.loss_fn, self.opt, x, t, epochs=1,
+                      batch_size=x.shape[0], shuffle=False, verbose=0)
+
+
+def predict(model, x, batch):
+    """Inference over all of x in batches: ``model.predict`` (the public inference call)."""
+    return model.predict(x, batch_size=batch)
+
+
+def inference_model(flat):
+    return build_model(NET_INFER, flat)
+
+
+def history_last_loss(history):
+    """The last per-iteration loss of a History (``train_loss_list``), or None."""
+    losses = getattr(history, "train_loss_list", None)
+    return float(losses[-1]) if losses else None
+
+
+def as_float(x):
+    return float(np.asarray(x))
