@@ -47,14 +47,21 @@ class CLIError(Exception):
 # --- argument types ------------------------------------------------------------------
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(low, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_nonneg_int = _int_at_least(0, "an integer >= 0")
 
 
 def _float_in(low, high=math.inf, *, low_open=False, what="a number"):
@@ -76,16 +83,6 @@ _nonneg_float = _float_in(0.0, what="a number >= 0")
 _momentum = _float_in(0.0, 1.0, what="a number in [0, 1)")
 
 
-def _nonneg_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -103,13 +100,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: {default})"
 
 
-def _data_options(p, default="mnist", auto=False):
-    help_default = ("chosen from the model's input width (784: mnist, 64: digits)"
-                    if auto else None)
-    p.add_argument("--dataset", choices=DATASETS, default=None if auto else default,
+def _data_options(p, auto=False):
+    """--dataset (default mnist; with *auto*, chosen from the model), --data-dir,
+    --no-download."""
+    p.add_argument("--dataset", choices=DATASETS, default=None if auto else "mnist",
                    help="data set: MNIST (or Fashion-MNIST, KMNIST) 28x28 images, or the 8x8 "
                         "digits shipped inside numbann (1797 images, split 75/25 with a fixed "
-                        "seed)" + (f"; default: {help_default}" if auto else ""))
+                        "seed)" + ("; default: chosen from the model's input width (784: "
+                                   "mnist, 64: digits)" if auto else ""))
     p.add_argument("--data-dir", metavar="DIR", default=None,
                    help="directory holding the four MNIST .gz files (or a root with them in "
                         "DIR/mnist/); default: $NUMBANN_DATA/<dataset>, else the per-user "
@@ -418,14 +416,10 @@ def _fit_device_kwargs(device):
 
 
 def _architecture(model):
-    from .layers import Linear
-
-    parts = []
-    for layer in model.layers:
-        if isinstance(layer, Linear):
-            parts.append(str(layer.in_features) if not parts else None)
-            parts.append(str(layer.out_features))
-    return "-".join(p for p in parts if p)
+    """'784-100-10': the widths of the Linear layers."""
+    linears = model.linears
+    return "-".join(str(n) for n in [linears[0].in_features]
+                    + [layer.out_features for layer in linears])
 
 
 def cmd_train(args, out):
@@ -462,15 +456,12 @@ def cmd_train(args, out):
     widths = [max(len(h), 6) for h in header]
     out.table("  ".join(h.rjust(w) for h, w in zip(header, widths)))
 
-    def report(trainer, epoch, logs):
-        row = [epoch + 1, logs["loss"], logs["accuracy"], logs.get("val_loss"),
-               logs.get("val_accuracy"), trainer.history.history["epoch_time"][-1]]
-        cells = [_cell(f, v) for f, v in zip(formats, row)]
-        out.table("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
-
-    class _Report(nb.Callback):
+    class _Report(nb.Callback):  # one table row per epoch, as it ends
         def on_epoch_end(self, trainer, epoch, logs):
-            report(trainer, epoch, logs)
+            row = [epoch + 1, logs["loss"], logs["accuracy"], logs.get("val_loss"),
+                   logs.get("val_accuracy"), trainer.history.history["epoch_time"][-1]]
+            cells = [_cell(f, v) for f, v in zip(formats, row)]
+            out.table("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
 
     t0 = time.perf_counter()
     try:
@@ -658,15 +649,12 @@ def _relu_kinks(net, x, h):
 
 
 def cmd_info(args, out):
-    from ._info import config_info
+    from ._info import config_info, show_config
 
-    info = config_info()
     if args.json:
-        print(json.dumps(_jsonable(info)))
+        print(json.dumps(_jsonable(config_info())))
     else:
-        width = max(len(k) for k in info)
-        for key, value in info.items():
-            print(f"{key:<{width}}  {value}")
+        show_config()
     return 0
 
 

@@ -57,7 +57,7 @@ def main():
 
     predicted = np.argmax(model.predict(x_test), axis=1)
     save(plot.plot_confusion_matrix(t_test, predicted), "confusion_matrix.png")
-    save(plot.plot_weights(model), "weights.png", dpi=72)
+    save(plot.plot_weights(model), "weights.png")
     save(plot.show_images(x_test[:20], t_test[:20], predicted[:20], ncols=10), "images.png")
     save(plot.show_images(x_test, t_test, predicted, errors_only=True, max_images=20),
          "misclassified.png")
