@@ -14,8 +14,8 @@ import numpy as np
 
 from . import _validate as v
 from ._config import DEFAULT_DTYPE, FLOAT_DTYPES
+from .device import CPU, backend_of
 from .kernels import activations as act_k
-from .kernels import dense as dense_k
 
 __all__ = [
     "Parameter", "ParameterBuffer", "Module", "Linear", "Activation", "Identity", "ReLU",
@@ -83,11 +83,16 @@ class Parameter:
     def grad(self, value):
         self._copy_into(self._grad, value, "grad")
 
+    @property
+    def backend(self):
+        """The device backend holding this parameter (see :mod:`numbann.device`)."""
+        return self._buffer.backend if self._buffer is not None else CPU
+
     def _copy_into(self, target, value, what):
-        arr = np.asarray(value)
+        arr = self.backend.to_host(value) if self.backend.holds(value) else np.asarray(value)
         if arr.shape != target.shape:
             raise ValueError(f"cannot set {what} of shape {target.shape} from shape {arr.shape}")
-        target[...] = arr
+        self.backend.assign(target, arr.astype(target.dtype, copy=False))
 
     @property
     def shape(self):
@@ -102,7 +107,7 @@ class Parameter:
         return self._data.size
 
     def zero_grad(self):
-        self._grad[...] = 0
+        self.backend.fill(self._grad, 0)
 
     def __deepcopy__(self, memo):
         if self._buffer is not None:  # the buffer copies all its parameters at once
@@ -114,7 +119,8 @@ class Parameter:
         return new
 
     def __repr__(self):
-        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+        device = "" if self.backend is CPU else f", device='{self.backend.name}'"
+        return f"Parameter(shape={self.shape}, dtype={self.dtype}{device})"
 
 
 class ParameterBuffer:
@@ -129,6 +135,7 @@ class ParameterBuffer:
         self.params = list(params)
         self.dtype = _check_dtype(dtype)
         self.owner = owner
+        self.backend = CPU
         self.size = sum(p.size for p in self.params)
         self.data = np.empty(self.size, self.dtype)
         self.grad = np.zeros(self.size, self.dtype)
@@ -152,7 +159,8 @@ class ParameterBuffer:
         new = ParameterBuffer.__new__(ParameterBuffer)
         memo[id(self)] = new
         new.dtype, new.size, new.shapes = self.dtype, self.size, list(self.shapes)
-        new.data, new.grad = self.data.copy(), self.grad.copy()
+        new.backend = self.backend
+        new.data, new.grad = self.backend.copy(self.data), self.backend.copy(self.grad)
         new.params = []
         for p in self.params:
             q = Parameter.__new__(Parameter)
@@ -163,11 +171,22 @@ class ParameterBuffer:
         new.owner = copy.deepcopy(self.owner, memo) if id(self.owner) in memo else None
         return new
 
-    def replace_arrays(self, data, grad):
+    def replace_arrays(self, data, grad, backend=None):
         """Swap in new flat arrays (another dtype or device) and rebind the views."""
         self.data, self.grad = data, grad
         self.dtype = np.dtype(data.dtype)
+        self.backend = backend or self.backend
         self._bind_views()
+
+    def to(self, backend=None, dtype=None):
+        """Move to another device backend and/or convert to another dtype."""
+        backend = backend or self.backend
+        dtype = np.dtype(dtype or self.dtype)
+        if backend is self.backend and dtype == self.dtype:
+            return
+        data = self.backend.to_host(self.data).astype(dtype)
+        grad = self.backend.to_host(self.grad).astype(dtype)
+        self.replace_arrays(backend.from_host(data), backend.from_host(grad), backend)
 
 
 class Module:
@@ -200,8 +219,8 @@ class Module:
         return self.train(False)
 
     def state_dict(self):
-        """{name: copy of the parameter's values}, in parameter order."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """{name: copy of the parameter's values (a NumPy array)}, in parameter order."""
+        return {name: np.array(p.backend.to_host(p.data)) for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from *state_dict* into the parameters (converted to their dtype).
@@ -300,7 +319,6 @@ class Linear(Module):
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
         ParameterBuffer(self.parameters(), dtype)
-        self._no_bias = np.empty(0, dtype)
         self._x = self._y = None
 
     def named_parameters(self):
@@ -314,16 +332,17 @@ class Linear(Module):
         return self.weight.dtype
 
     def _bias_array(self):
-        return self.bias.data if self.bias is not None else self._no_bias
+        return self.bias.data if self.bias is not None else np.empty(0, self.dtype)
 
     def _bias_grad(self):
-        return self.bias.grad if self.bias is not None else self._no_bias
+        return self.bias.grad if self.bias is not None else np.empty(0, self.dtype)
 
-    def forward(self, x, act=act_k.IDENTITY, out=None):
+    def forward(self, x, act=act_k.IDENTITY):
         """y = f(x @ W + b) for x (N, in_features); f is an activation code (fused)."""
-        x = _layer_input(x, self.in_features, self.dtype, self)
-        y = np.empty((x.shape[0], self.out_features), self.dtype) if out is None else out
-        dense_k.dense_forward(x, self.weight.data, self._bias_array(), act, y)
+        bk = self.weight.backend
+        x = _layer_input(x, self.in_features, self.dtype, self, bk)
+        y = bk.empty((x.shape[0], self.out_features), self.dtype)
+        bk.kernels.dense.dense_forward(x, self.weight.data, self._bias_array(), act, y)
         self._x, self._y = x, y
         return y
 
@@ -335,11 +354,12 @@ class Linear(Module):
         """
         if self._x is None:
             raise RuntimeError("backward() called before forward()")
-        dout = _grad_input(dout, self._y)
-        dz = np.empty_like(self._y)
-        dx = np.empty_like(self._x) if need_dx else self._x
-        dense_k.dense_backward(self._x, self.weight.data, self._y, dout, act, dz,
-                               self.weight.grad, self._bias_grad(), dx, need_dx, True)
+        bk = self.weight.backend
+        dout = _grad_input(dout, self._y, bk)
+        dz = bk.empty(self._y.shape, self.dtype)
+        dx = bk.empty(self._x.shape, self.dtype) if need_dx else self._x  # (unused then)
+        bk.kernels.dense.dense_backward(self._x, self.weight.data, self._y, dout, act, dz,
+                                        self.weight.grad, self._bias_grad(), dx, need_dx, True)
         return dx if need_dx else None
 
     def __repr__(self):
@@ -351,17 +371,30 @@ class Linear(Module):
                 "out_features": self.out_features, "bias": self.bias is not None}
 
 
-def _layer_input(x, width, dtype, layer):
-    """x as a (N, width) C-contiguous array of the layer's dtype, or a clear error."""
-    arr = v.as_float_array(x, "x", dtype, ndim=2)
-    if arr.shape[1] != width:
+def _on_device(x, name, bk, dtype=None):
+    """*x* as an array of backend *bk*: host input is validated (and converted) first;
+    an array already on the device must have the right dtype and be C-contiguous."""
+    if bk.holds(x):
+        if dtype is not None and x.dtype != dtype:
+            raise TypeError(f"{name} is a {x.dtype} device array; expected {np.dtype(dtype)}")
+        if not x.is_c_contiguous():
+            raise ValueError(f"{name} must be a C-contiguous device array")
+        return x
+    return bk.from_host(v.as_float_array(x, name, dtype))
+
+
+def _layer_input(x, width, dtype, layer, bk=CPU):
+    """x as a (N, width) C-contiguous array of the layer's dtype and device, or a clear
+    error."""
+    arr = _on_device(x, "x", bk, dtype)
+    if arr.ndim != 2 or arr.shape[1] != width:
         raise ValueError(f"{layer!r} expects input of shape (N, {width}), got {arr.shape}")
     v.check_not_empty(arr, "x")
     return arr
 
 
-def _grad_input(dout, y):
-    arr = v.as_float_array(dout, "grad_output", y.dtype)
+def _grad_input(dout, y, bk=CPU):
+    arr = _on_device(dout, "grad_output", bk, y.dtype)
     if arr.shape != y.shape:
         raise ValueError(f"grad_output must have the output's shape {y.shape}, got {arr.shape}")
     return arr
@@ -376,23 +409,27 @@ class Activation(Module):
     code = act_k.IDENTITY
 
     def __init__(self):
-        self._y = None
+        self._y, self._backend = None, CPU
 
     def forward(self, x):
-        arr = v.as_float_array(x, "x", ndim=2)
+        bk = backend_of(x)
+        arr = _on_device(x, "x", bk)
+        if arr.ndim != 2:
+            raise ValueError(f"x must be 2-D (N, C), got shape {arr.shape}")
         v.check_not_empty(arr, "x")
-        y = np.empty_like(arr)
-        act_k.activation_forward(self.code, arr, y)
-        self._y = y
+        y = bk.empty(arr.shape, arr.dtype)
+        bk.kernels.activations.activation_forward(self.code, arr, y)
+        self._y, self._backend = y, bk
         return y
 
     def backward(self, dout):
         """∂L/∂x from ∂L/∂y, using the output saved by forward."""
         if self._y is None:
             raise RuntimeError("backward() called before forward()")
-        dout = _grad_input(dout, self._y)
-        dx = np.empty_like(self._y)
-        act_k.activation_backward(self.code, self._y, dout, dx)
+        bk = self._backend
+        dout = _grad_input(dout, self._y, bk)
+        dx = bk.empty(self._y.shape, self._y.dtype)
+        bk.kernels.activations.activation_backward(self.code, self._y, dout, dx)
         return dx
 
     def __repr__(self):

@@ -9,6 +9,7 @@ targets (N, C) floats.
 import numpy as np
 
 from . import _validate as v
+from .device import CPU, backend_of
 from .kernels import losses as loss_k
 
 __all__ = ["Loss", "CrossEntropyLoss", "CrossEntropyError", "MSELoss", "SumSquaredError",
@@ -66,15 +67,20 @@ class Loss:
         return v.one_hot(arr, c, dtype) if is_labels else arr
 
     def __call__(self, y, t):
-        """The loss value (a Python float); keeps ∂L/∂y for :meth:`backward`."""
-        yb = self._prediction(y)
+        """The loss value (a Python float); keeps ∂L/∂y for :meth:`backward`.
+
+        *y* may be a device array of a model on the GPU; the targets are
+        validated on the host and copied there.
+        """
+        bk = backend_of(y)
+        yb = self._prediction(y) if bk is CPU else y.reshape((1, y.size)) if y.ndim == 1 else y
         n, c = yb.shape
-        tb, is_labels = self.targets(t, n, c, yb.dtype)
-        grad = np.empty_like(yb)
-        kernel = loss_k.loss_labels if is_labels else loss_k.loss_dense
-        value = kernel(self.code, yb, tb, self.scale(n, c), grad, True)
-        self._grad = grad.reshape(np.shape(y)) if np.ndim(y) == 1 else grad
-        return float(value)
+        host_t = backend_of(t).to_host(t)
+        tb, is_labels = self.targets(host_t, n, c, yb.dtype)
+        grad = bk.empty(yb.shape, yb.dtype)
+        value = bk.loss(self.code, yb, bk.from_host(tb), is_labels, self.scale(n, c), grad, True)
+        self._grad = grad.reshape(y.shape) if y.ndim == 1 else grad
+        return value
 
     def evaluate(self, y, targets):
         """The value for validated (N, C) predictions and dense targets, no gradient."""

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .kernels import engine as engine_k
-from .kernels import optim as optim_k
+from .device import backend_of
 from .layers import Parameter
 
 __all__ = ["Optimizer", "SGD", "Momentum", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam"]
@@ -32,6 +32,10 @@ def _nonneg(value, what):
     _check(isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
            and math.isfinite(value) and value >= 0, f"Invalid {what}: {value}")
     return float(value)
+
+
+def _host(arr):
+    return arr.copy_to_host() if hasattr(arr, "copy_to_host") else arr
 
 
 class Optimizer:
@@ -63,10 +67,19 @@ class Optimizer:
         self._allocate_state(params[0].dtype)
         self._init_state()
 
-    def _allocate_state(self, dtype):
+    @property
+    def backend(self):
+        """The device backend of the parameters (the state follows it)."""
+        return self.params[0].backend
+
+    def _allocate_state(self, dtype, values=None):
+        """Allocate the state rows on the parameters' device (copying *values* in)."""
         used = self._state_names()
         size = sum(p.size for p in self.params) if used else 0
-        self.state_rows = np.zeros((max(1, len(self.STATE_ROWS)), size), dtype)
+        rows = np.zeros((max(1, len(self.STATE_ROWS)), size), dtype)
+        if values is not None:
+            rows[...] = values
+        self.state_rows = self.backend.from_host(rows)
         self.state = {name: self.state_rows[i] for i, name in enumerate(self.STATE_ROWS)
                       if name in used}
 
@@ -104,18 +117,17 @@ class Optimizer:
         """Set the gradient of every parameter to zero."""
         buf = self._flat_buffer()
         if buf is not None:
-            buf.grad[...] = 0
+            buf.backend.fill(buf.grad, 0)
         else:
             for p in self.params:
                 p.zero_grad()
 
     def sync_state(self):
-        """Follow a dtype change of the parameters made after the optimizer was created."""
-        dtype = self.params[0].dtype
-        if self.state_rows.dtype != dtype:
-            saved = self.state_rows
-            self._allocate_state(dtype)
-            self.state_rows[...] = saved
+        """Follow a dtype or device change of the parameters made after the optimizer
+        was created."""
+        dtype, bk = self.params[0].dtype, self.backend
+        if self.state_rows.dtype != dtype or backend_of(self.state_rows) is not bk:
+            self._allocate_state(dtype, _host(self.state_rows))
 
     def step(self):
         """Update every parameter once from its ``.grad``."""
@@ -128,10 +140,10 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self):
-        """{'type', 'hyperparameters', 'step', 'state': {name: flat array copy}}."""
+        """{'type', 'hyperparameters', 'step', 'state': {name: flat NumPy array copy}}."""
         return {"type": type(self).__name__, "hyperparameters": self.hyperparameters,
                 "step": self.step_count,
-                "state": {name: arr.copy() for name, arr in self.state.items()}}
+                "state": {name: np.array(_host(arr)) for name, arr in self.state.items()}}
 
     def load_state_dict(self, state_dict):
         """Restore hyperparameters, step count and state saved by :meth:`state_dict`."""
@@ -149,7 +161,7 @@ class Optimizer:
             if arr.shape != fresh.state[name].shape:
                 raise ValueError(f"optimizer state {name!r} has shape {arr.shape}, expected "
                                  f"{fresh.state[name].shape}")
-            fresh.state[name][...] = arr
+            self.backend.assign(fresh.state[name], arr)
         for name in self.defaults:
             setattr(self, name, getattr(fresh, name))
         self.state_rows, self.state = fresh.state_rows, fresh.state
@@ -190,8 +202,9 @@ class SGD(Optimizer):
 
     def _update(self, data, grad, state):
         buf = state.get("momentum_buffer", data[:0])
-        optim_k.sgd_step(data, grad, buf, self.lr, self.momentum, self.dampening,
-                         self.nesterov, self.weight_decay, self.step_count == 1)
+        self.backend.kernels.optim.sgd_step(data, grad, buf, self.lr, self.momentum,
+                                            self.dampening, self.nesterov, self.weight_decay,
+                                            self.step_count == 1)
 
 
 class Momentum(SGD):
@@ -226,8 +239,8 @@ class AdaGrad(Optimizer):
         self.state["sum"][...] = self.initial_accumulator_value
 
     def _update(self, data, grad, state):
-        optim_k.adagrad_step(data, grad, state["sum"], self.lr, self.lr_decay, self.weight_decay,
-                             self.eps, self.step_count)
+        self.backend.kernels.optim.adagrad_step(data, grad, state["sum"], self.lr, self.lr_decay,
+                                                self.weight_decay, self.eps, self.step_count)
 
 
 class RMSProp(Optimizer):
@@ -258,9 +271,10 @@ class RMSProp(Optimizer):
         return tuple(names)
 
     def _update(self, data, grad, state):
-        optim_k.rmsprop_step(data, grad, state["square_avg"], state.get("grad_avg", data[:0]),
-                             state.get("momentum_buffer", data[:0]), self.lr, self.alpha,
-                             self.eps, self.weight_decay, self.momentum, self.centered)
+        self.backend.kernels.optim.rmsprop_step(
+            data, grad, state["square_avg"], state.get("grad_avg", data[:0]),
+            state.get("momentum_buffer", data[:0]), self.lr, self.alpha, self.eps,
+            self.weight_decay, self.momentum, self.centered)
 
 
 class Adam(Optimizer):
@@ -292,10 +306,10 @@ class Adam(Optimizer):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
     def _update(self, data, grad, state):
-        optim_k.adam_step(data, grad, state["exp_avg"], state["exp_avg_sq"],
-                          state.get("max_exp_avg_sq", data[:0]), self.lr, self.betas[0],
-                          self.betas[1], self.eps, self.weight_decay, self.step_count,
-                          self.amsgrad)
+        self.backend.kernels.optim.adam_step(
+            data, grad, state["exp_avg"], state["exp_avg_sq"],
+            state.get("max_exp_avg_sq", data[:0]), self.lr, self.betas[0], self.betas[1],
+            self.eps, self.weight_decay, self.step_count, self.amsgrad)
 
 
 #: torch's spellings

@@ -6,9 +6,18 @@ from collections import namedtuple
 import numpy as np
 
 from . import _validate as v
+from .device import device_name, get_backend
 from .kernels import activations as act_k
 from .kernels.numgrad import network_numerical_gradient
-from .layers import ACTIVATIONS, Activation, Linear, Module, ParameterBuffer, _check_dtype
+from .layers import (
+    ACTIVATIONS,
+    Activation,
+    Linear,
+    Module,
+    ParameterBuffer,
+    _check_dtype,
+    _layer_input,
+)
 
 __all__ = ["Sequential", "gradient_check", "GradCheck"]
 
@@ -117,8 +126,18 @@ class Sequential(Module):
         return self._buffer.dtype
 
     @property
+    def device(self):
+        """'cpu' or 'cuda': where the parameters live and the kernels run."""
+        return self._buffer.backend.name
+
+    @property
+    def backend(self):
+        return self._buffer.backend
+
+    @property
     def flat_parameters(self):
-        """The flat 1-D parameter array (every weight and bias is a view of it)."""
+        """The flat 1-D parameter array (every weight and bias is a view of it);
+        a device array when the model is on the GPU."""
         return self._buffer.data
 
     @property
@@ -127,23 +146,36 @@ class Sequential(Module):
         return self._buffer.grad
 
     def zero_grad(self):
-        self._buffer.grad[...] = 0
+        self.backend.fill(self._buffer.grad, 0)
 
     def config(self):
         return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}
 
-    # --- dtype ----------------------------------------------------------------
+    # --- device and dtype ---------------------------------------------------------
 
     def to(self, target):
-        """Convert to another dtype (np.float32 / np.float64); returns the model."""
-        dtype = _check_dtype(target)
-        if dtype != self.dtype:
-            self._buffer.replace_arrays(self._buffer.data.astype(dtype),
-                                        self._buffer.grad.astype(dtype))
-            for layer in self.linears:
-                layer._no_bias = np.empty(0, dtype)
-            self._out = None
+        """Move to a device ('cpu', 'cuda') or convert to a dtype (np.float32,
+        np.float64); returns the model. Gradients move along; an optimizer's state
+        follows at its next step."""
+        if isinstance(target, str) and target.lower().startswith(("cpu", "cuda")):
+            self._buffer.to(backend=get_backend(device_name(target)))
+        else:
+            try:
+                dtype = _check_dtype(target)
+            except TypeError:
+                raise ValueError(f"to() takes a device ('cpu' or 'cuda') or a dtype (float32 or "
+                                 f"float64), got {target!r}") from None
+            self._buffer.to(dtype=dtype)
+        self._out = None
+        for layer in self.layers:
+            layer._x = layer._y = None
         return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
 
     def double(self):
         return self.to(np.float64)
@@ -153,7 +185,15 @@ class Sequential(Module):
 
     # --- forward and backward --------------------------------------------------
 
-    def _input(self, x):
+    def _input(self, x, host=False):
+        """x validated as (N, in_features) of the model's dtype, on the model's device
+        (on the host with *host*); returns (array, was_1d). Host input is checked for
+        NaN/inf; a device array is taken as it is."""
+        if self.backend.holds(x):
+            if host:
+                x = self.backend.to_host(x)
+            else:
+                return _layer_input(x, self.in_features, self.dtype, self, self.backend), False
         arr = v.as_float_array(x, "x", self.dtype, ndim=(1, 2))
         was_1d = arr.ndim == 1
         if was_1d:
@@ -163,7 +203,7 @@ class Sequential(Module):
                              f"got {arr.shape if not was_1d else arr.shape[1:]}")
         v.check_not_empty(arr, "x")
         v.check_finite(arr, "x")
-        return arr, was_1d
+        return (arr if host else self.backend.from_host(arr)), was_1d
 
     def forward(self, x):
         """Output of the last layer for x (N, in_features); 1-D x gives 1-D output.
@@ -175,11 +215,11 @@ class Sequential(Module):
             if stage.linear is not None:
                 h = self.layers[stage.linear].forward(h, act=stage.act_code)
                 if stage.act is not None:
-                    self.layers[stage.act]._y = h
+                    self.layers[stage.act]._y, self.layers[stage.act]._backend = h, self.backend
             else:
                 h = self.layers[stage.act].forward(h)
         self._out = h
-        return h.reshape(-1) if was_1d else h
+        return h.reshape(h.size) if was_1d else h
 
     def backward(self, grad_output, return_input_grad=False):
         """Back-propagate ∂L/∂y (the shape of the last output); adds to every ``.grad``.
@@ -189,11 +229,14 @@ class Sequential(Module):
         """
         if self._out is None:
             raise RuntimeError("backward() called before forward()")
-        g = v.as_float_array(grad_output, "grad_output", self.dtype)
-        if g.size != self._out.size or g.ndim not in (1, 2):
-            raise ValueError(f"grad_output must have the output's shape {self._out.shape}, "
-                             f"got {g.shape}")
-        g = g.reshape(self._out.shape)
+        bk = self.backend
+        g = grad_output if bk.holds(grad_output) else v.as_float_array(
+            grad_output, "grad_output", self.dtype)
+        if g.size != self._out.size or g.ndim not in (1, 2) or g.dtype != self.dtype:
+            raise ValueError(f"grad_output must have the output's shape {self._out.shape} "
+                             f"and dtype {self.dtype}, got {g.shape} {g.dtype}")
+        g = bk.from_host(g.reshape(self._out.shape)) if not bk.holds(g) else g.reshape(
+            self._out.shape)
         for k in range(len(self.stages) - 1, -1, -1):
             stage = self.stages[k]
             need = k > 0 or return_input_grad
@@ -203,7 +246,8 @@ class Sequential(Module):
                 g = self.layers[stage.act].backward(g)
         if self.weight_decay_lambda:
             for layer in self.linears:
-                layer.weight.grad += self.dtype.type(self.weight_decay_lambda) * layer.weight.data
+                bk.kernels.optim.add_scaled(layer.weight.grad, layer.weight.data,
+                                             self.weight_decay_lambda)
         return g if return_input_grad else None
 
     def regularization_loss(self):
@@ -211,25 +255,28 @@ class Sequential(Module):
         lam = self.weight_decay_lambda
         if not lam:
             return 0.0
-        return 0.5 * lam * sum(float(np.sum(np.square(layer.weight.data, dtype=np.float64)))
+        host = self.backend.to_host
+        return 0.5 * lam * sum(float(np.sum(np.square(host(layer.weight.data), dtype=np.float64)))
                                for layer in self.linears)
 
     # --- inference --------------------------------------------------------------
 
     def predict(self, x, batch_size=None):
-        """The model's output for x (N, in_features), computed in batches of *batch_size*
-        rows (default: all at once). For a classifier these are the scores (logits)."""
-        arr, was_1d = self._input(x)
+        """The model's output for x (N, in_features) as a NumPy array, computed in
+        batches of *batch_size* rows (default: all at once). For a classifier these
+        are the scores (logits)."""
+        arr, was_1d = self._input(x, host=True)
         n = arr.shape[0]
+        host = self.backend.to_host
         if batch_size is None or batch_size >= n:
-            out = self.forward(arr)
+            out = np.asarray(host(self.forward(arr)))
         else:
             if int(batch_size) != batch_size or batch_size < 1:
                 raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
             batch_size = int(batch_size)
             out = np.empty((n, self.out_features), self.dtype)
             for lo in range(0, n, batch_size):
-                out[lo:lo + batch_size] = self.forward(arr[lo:lo + batch_size])
+                out[lo:lo + batch_size] = host(self.forward(arr[lo:lo + batch_size]))
         return out.reshape(-1) if was_1d else out
 
     def accuracy(self, x, t, batch_size=None):
@@ -269,12 +316,12 @@ class Sequential(Module):
         """
         if not (np.isfinite(h) and h > 0):
             raise ValueError(f"h must be a positive finite step, got {h}")
-        x64, _ = self._input(x)
+        x64, _ = self._input(x, host=True)
         x64 = np.ascontiguousarray(x64, dtype=np.float64)
         n, c = x64.shape[0], self.out_features
         targets = loss_fn.dense_targets(t, n, c, np.float64)
         plan = self.network_plan()
-        params = self._buffer.data.astype(np.float64)
+        params = self.backend.to_host(self._buffer.data).astype(np.float64)
         grad = np.empty_like(params)
         if plan is not None:
             network_numerical_gradient(x64, targets, params, *plan, loss_fn.code,
@@ -291,7 +338,7 @@ class Sequential(Module):
 
     def _numerical_gradient_loop(self, x64, targets, loss_fn, h):
         """The textbook's element-by-element loop, on a float64 copy of the model."""
-        model = copy.deepcopy(self).double()
+        model = copy.deepcopy(self).to("cpu").double()
         flat = model._buffer.data
         grad = np.empty_like(flat)
 
@@ -354,7 +401,7 @@ def model_gradient(model, x, t, loss_fn):
     model.zero_grad()
     loss_fn(model(x), t)
     model.backward(loss_fn.backward())
-    return {name: p.grad.copy() for name, p in model.named_parameters()}
+    return {name: np.array(p.backend.to_host(p.grad)) for name, p in model.named_parameters()}
 
 
 def layer_from_config(cfg, dtype):

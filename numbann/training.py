@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _validate as v
 from .kernels import engine as engine_k
 from .losses import Loss
 from .optim import Optimizer
@@ -185,18 +184,25 @@ def _positive_int(value, name):
 
 
 class _Data:
-    """Validated inputs (N, I) and dense targets (N, C) plus labels for accuracy."""
+    """Validated inputs x (N, I) and dense targets t (N, C), on the host; ``on(backend)``
+    gives (and keeps) copies on a device."""
 
     def __init__(self, model, loss_fn, x, t, name):
-        x_arr, _ = model._input(x)
+        x_arr, _ = model._input(x, host=True)
         self.x = x_arr
         n, c = x_arr.shape[0], model.out_features
-        t_arr = np.asarray(t)
+        t_arr = np.asarray(model.backend.to_host(t))
         if t_arr.shape[:1] != (n,):
             raise ValueError(f"{name}: x has {n} samples but the targets have shape "
                              f"{t_arr.shape}")
         self.t = loss_fn.dense_targets(t_arr, n, c, model.dtype)
         self.n = n
+        self._device = {}
+
+    def on(self, backend):
+        if backend.name not in self._device:
+            self._device[backend.name] = (backend.from_host(self.x), backend.from_host(self.t))
+        return self._device[backend.name]
 
 
 class Trainer:
@@ -247,6 +253,8 @@ class Trainer:
             return f"{type(self.optimizer).__name__} has no compiled update"
         if self.optimizer._flat_buffer() is not self.model._buffer:
             return "the optimizer does not cover exactly the model's parameters"
+        if self.model.device == "cuda" and self.model.weight_decay_lambda:
+            return "the GPU engine has no L2 penalty (weight_decay_lambda)"
         return None
 
     # --- the loop -----------------------------------------------------------------
@@ -263,7 +271,7 @@ class Trainer:
         n_batches = self._batches_per_epoch(train.n)
         self.history = History(dict(
             epochs=epochs, batch_size=self.batch_size, steps=n_batches, samples=train.n,
-            validation_samples=val.n if val else 0, engine=self.engine,
+            validation_samples=val.n if val else 0, engine=self.engine, device=self.model.device,
             sampling=self.sampling, shuffle=self.shuffle, optimizer=repr(self.optimizer),
             loss=repr(self.loss_fn)))
         runner = _CompiledRunner(self, train) if self.engine == "compiled" else \
@@ -364,26 +372,39 @@ class Trainer:
 
 
 class _CompiledRunner:
-    """Batches through :func:`numbann.kernels.engine.train_steps`, on preallocated buffers."""
+    """Batches through the engine's ``train_steps`` (compiled on the CPU, a launch
+    sequence on the GPU) on preallocated buffers of the model's device."""
 
     def __init__(self, trainer, train):
-        self.trainer, self.data = trainer, train
+        self.trainer = trainer
         model = trainer.model
+        self.backend = bk = model.backend
+        self.x, self.t = train.on(bk)
         self.plan = model.network_plan()
         dims, bs, dtype = self.plan[3], trainer.batch_size, model.dtype
-        self.xbuf = np.empty(bs * dims[0], dtype)
-        self.tbuf = np.empty(bs * dims[-1], dtype)
+        self.xbuf = bk.empty(bs * dims[0], dtype)
+        self.tbuf = bk.empty(bs * dims[-1], dtype)
         size = int(engine_k.work_offsets(dims, bs)[-1])
-        self.work, self.dwork = np.empty(size, dtype), np.empty(size, dtype)
+        self.work, self.dwork = bk.empty(size, dtype), bk.empty(size, dtype)
         loss_fn = trainer.loss_fn
         self.loss_args = (loss_fn.code, loss_fn.scale_kind, float(loss_fn.scale_value))
+        self._order = (None, None)
+
+    def _device_order(self, order, contiguous):
+        """The epoch's row order where the engine reads it (uploaded once per epoch)."""
+        if contiguous or self.backend.name == "cpu":
+            return order
+        if self._order[0] is not order:
+            self._order = (order, self.backend.from_host(order))
+        return self._order[1]
 
     def run(self, order, contiguous, lo, hi, losses, correct):
         t, model, opt = self.trainer, self.trainer.model, self.trainer.optimizer
         opt.sync_state()
         code, hyper = opt.engine_spec()
-        done = engine_k.train_steps(
-            self.data.x, self.data.t, order, contiguous, t.batch_size, lo, hi,
+        done = self.backend.kernels.engine.train_steps(
+            self.x, self.t, self._device_order(order, contiguous), contiguous, t.batch_size,
+            lo, hi,
             model.flat_parameters, model.flat_gradients, *self.plan, *self.loss_args,
             float(model.weight_decay_lambda), code, np.array(hyper, np.float64),
             opt.state_rows, opt.step_count, self.xbuf, self.tbuf, self.work, self.dwork,
@@ -409,7 +430,7 @@ class _ObjectRunner:
                 xb, tb = self.data.x[rows], self.data.t[rows]
             y = model(xb)
             losses[k] = loss_fn(y, tb) + model.regularization_loss()
-            correct[k] = engine_k.count_correct(y, tb)
+            correct[k] = engine_k.count_correct(model.backend.to_host(y), tb)
             if not np.isfinite(losses[k]):
                 return k - lo
             opt.zero_grad()
@@ -430,9 +451,10 @@ def evaluate(model, loss_fn, x, t, batch_size=None):
     n, c = data.n, model.out_features
     plan = model.network_plan()
     if plan is not None:
-        work = np.empty(int(engine_k.work_offsets(plan[3], bs)[-1]), model.dtype)
-        total, correct = engine_k.evaluate_rows(data.x, data.t, bs, model.flat_parameters,
-                                                *plan, loss_fn.code, work)
+        bk = model.backend
+        work = bk.empty(int(engine_k.work_offsets(plan[3], bs)[-1]), model.dtype)
+        total, correct = bk.kernels.engine.evaluate_rows(*data.on(bk), bs, model.flat_parameters,
+                                                         *plan, loss_fn.code, work)
     else:
         total, correct = 0.0, 0
         for lo in range(0, n, bs):
@@ -493,7 +515,7 @@ def _interactive():
 
 def fit(model, loss_fn, optimizer, x, t, *, epochs, batch_size=100, validation_data=None,
         validation_split=0.0, shuffle=True, seed=None, verbose=1, callbacks=(), eval_every=1,
-        sampling="permutation", steps_per_epoch=None, engine="auto"):
+        sampling="permutation", steps_per_epoch=None, engine="auto", device=None):
     """Train *model* on (x, t) with mini-batches; returns a :class:`History`.
 
     x (N, in_features); t class labels (N,) or targets (N, C). Each epoch is a
@@ -505,9 +527,13 @@ def fit(model, loss_fn, optimizer, x, t, *, epochs, batch_size=100, validation_d
     *eval_every* epochs and after the last. ``verbose``: 0 silent, 1 progress
     bar, 2 one line per epoch. *callbacks*: :class:`Callback` objects or
     functions ``f(epoch, logs)``. ``engine``: 'auto' (compiled when possible),
-    'compiled' or 'objects'. Raises :class:`TrainingDiverged` if the loss
-    becomes NaN or infinite.
+    'compiled' or 'objects'. ``device``: 'cpu' or 'cuda' moves the model there
+    first (default: where it is); on the GPU the data, parameters and optimizer
+    state stay on the device for the whole run. Raises :class:`TrainingDiverged`
+    if the loss becomes NaN or infinite.
     """
+    if device is not None:
+        model.to(device)
     trainer = Trainer(model, loss_fn, optimizer, batch_size=batch_size, shuffle=shuffle,
                       seed=seed, verbose=verbose, callbacks=callbacks, eval_every=eval_every,
                       sampling=sampling, steps_per_epoch=steps_per_epoch, engine=engine)

@@ -22,7 +22,7 @@ from numba.extending import intrinsic
 from .._config import jit
 from .dense import dense_backward, dense_forward
 from .losses import batch_scale, loss_dense
-from .optim import adagrad_step, adam_step, rmsprop_step, sgd_step
+from .optim import adagrad_step, adam_step, add_scaled, rmsprop_step, sgd_step
 
 #: optimizer codes and the layout of their ``hyper`` (float64) arrays
 SGD = 0  # lr, momentum, dampening, weight_decay, nesterov
@@ -164,8 +164,6 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
     d_in, c = dims[0], dims[dims.size - 1]
     n_layers = dims.size - 1
     offs = work_offsets(dims, batch_size)
-    dt = params.dtype.type
-    lam = dt(l2_lambda)
     done = 0
     for k in range(first_batch, last_batch):
         lo = k * batch_size
@@ -203,10 +201,7 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
                            da, acts[m], da, dw, _bias(grads, b_off, has_bias, dims, m), d_in_m,
                            m > 0, False)
             if l2_lambda != 0.0:
-                w = _weight(params, w_off, dims, m).reshape(-1)
-                g = dw.reshape(-1)
-                for i in range(w.size):
-                    g[i] += lam * w[i]
+                add_scaled(dw, _weight(params, w_off, dims, m), l2_lambda)
         optimizer_step(opt_code, hyper, params, grads, state, step + done + 1)
         done += 1
     return done

@@ -109,3 +109,13 @@ def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsg
             vi = max(v_max[i], vi)
             v_max[i] = vi
         p[i] -= step_size * mi / (np.sqrt(vi) * inv_sqrt_bc2 + eps_)
+
+
+@jit
+def add_scaled(y, x, a):
+    """y ← y + a·x for arrays of one shape (e.g. the L2 term λW added to a gradient)."""
+    yf = y.reshape(-1)
+    xf = x.reshape(-1)
+    a_ = yf.dtype.type(a)
+    for i in range(yf.size):
+        yf[i] += a_ * xf[i]

@@ -35,9 +35,10 @@ if cuda is None:  # pragma: no cover - depends on the installation
     raise CudaUnavailableError(
         "numbann.kernels.cuda needs Numba's CUDA target: pip install 'numbann[cuda]'")
 
-from . import activations, dense, gather, losses, optim, reduce  # noqa: E402
+from . import activations, dense, engine, gather, losses, memory, optim, reduce  # noqa: E402
 
 #: the kernel modules, each with ``kernels(dtype)`` and ``signatures(dtype)``
-MODULES = (activations, dense, losses, reduce, optim, gather)
+MODULES = (activations, dense, losses, reduce, optim, gather, memory)
 
-__all__ = ["activations", "dense", "losses", "reduce", "optim", "gather", "MODULES"]
+__all__ = ["activations", "dense", "losses", "reduce", "optim", "gather", "memory", "engine",
+           "MODULES"]

@@ -20,7 +20,8 @@ import numba
 from ..._cuda import cuda
 from ._launch import THREADS, array_types, blocks_for, float_type, kernel_set, optional, per_dtype
 
-__all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "kernels", "signatures"]
+__all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "add_scaled", "kernels",
+           "signatures"]
 
 
 @per_dtype
@@ -75,7 +76,13 @@ def kernels(dtype):
                 v_max[i] = vi
             p[i] -= step_size * mi / (math.sqrt(vi) * inv_sqrt_bc2 + eps)
 
-    return kernel_set(sgd=sgd, adagrad=adagrad, rmsprop=rmsprop, adam=adam)
+    @cuda.jit
+    def add_scaled(y, x, a):
+        for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+            y[i] += a * x[i]
+
+    return kernel_set(sgd=sgd, adagrad=adagrad, rmsprop=rmsprop, adam=adam,
+                      add_scaled=add_scaled)
 
 
 def signatures(dtype):
@@ -87,6 +94,7 @@ def signatures(dtype):
         "adagrad": (v, v, v, s, s, s),
         "rmsprop": (v, v, v, v, v, s, s, s, s, s, s, b, b),
         "adam": (v, v, v, v, v, s, s, s, s, s, s, s, s, b),
+        "add_scaled": (v, v, s),
     }
 
 
@@ -151,3 +159,13 @@ def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsg
             (lr / (1.0 - beta1**step), 1.0 / math.sqrt(1.0 - beta2**step),
              beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps, weight_decay),
             (amsgrad,), stream)
+
+
+def add_scaled(y, x, a, stream=0):
+    """y ← y + a·x for device arrays of one shape (e.g. the L2 term λW of a gradient)."""
+    if y.size == 0:
+        return
+    flat_y = y.reshape(y.size) if y.ndim != 1 else y
+    flat_x = x.reshape(x.size) if x.ndim != 1 else x
+    kernels(y.dtype).add_scaled[blocks_for(y.size), THREADS, stream](flat_y, flat_x,
+                                                                      y.dtype.type(a))

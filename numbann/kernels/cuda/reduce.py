@@ -45,17 +45,25 @@ def _label(t, i, c):
     return t[i]
 
 
-def _make_count(truth):
+def _make_count(truth, dtype):
     zero, one = np.int32(0), np.int32(1)
+    fzero, half = dtype.type(0), dtype.type(0.5)
 
     @cuda.jit
     def count_correct(Y, T, out, offset):
-        """out[offset + block] = #{rows i of this block's share: argmax Y[i] = truth(T, i)}."""
+        """out[offset + block] = #{rows i of this block's share: the predicted class of
+        Y[i] equals truth(T, i)} — argmax, or for a single output Y > 0 against T > ½."""
         buf = cuda.shared.array(THREADS, numba.int32)
         n, c = Y.shape
         hits = zero
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            if row_argmax(Y, i, c) == truth(T, i, c):
+            if c == 1:
+                predicted = one if Y[i, 0] > fzero else zero
+                actual = truth(T, i, c) if T.ndim == 1 else (one if T[i, 0] > half else zero)
+            else:
+                predicted = row_argmax(Y, i, c)
+                actual = truth(T, i, c)
+            if predicted == actual:
                 hits += one
         hits = block_sum(buf, hits)
         if cuda.threadIdx.x == 0:
@@ -81,8 +89,8 @@ def kernels(dtype):
         if cuda.threadIdx.x == 0:
             out[offset + cuda.blockIdx.x] = acc
 
-    return kernel_set(sum_blocks=sum_blocks, count_labels=_make_count(_label),
-                      count_onehot=_make_count(row_argmax))
+    return kernel_set(sum_blocks=sum_blocks, count_labels=_make_count(_label, dtype),
+                      count_onehot=_make_count(row_argmax, dtype))
 
 
 def signatures(dtype):
