@@ -39,11 +39,21 @@ from .training import (
     fit,
 )
 
+
+def __getattr__(name):
+    # numbann.plot imports matplotlib, which is slow: load it on first use only
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'numbann' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__", "show_config", "functional", "gradient", "datasets", "models", "optim",
     "Parameter", "Linear", "Identity", "ReLU", "Sigmoid", "Softmax", "Step", "Tanh",
     "manual_seed", "Sequential", "gradient_check", "GradCheck", "CrossEntropyLoss",
     "CrossEntropyError", "MSELoss", "SumSquaredError", "BCEWithLogitsLoss", "save", "load",
     "fit", "evaluate", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
-    "TrainingDiverged",
+    "TrainingDiverged", "plot",
 ]

@@ -14,11 +14,7 @@ def config_info():
     from ._cuda import cuda_status
     from ._version import __version__
 
-    try:
-        # the layer is only known once a parallel kernel has run
-        layer = numba.threading_layer()
-    except ValueError:
-        layer = f"not started yet (configured: {numba.config.THREADING_LAYER})"
+    layer = _threading_layer()
     available, reason = cuda_status()
     try:
         import importlib.metadata as md
@@ -41,6 +37,24 @@ def config_info():
         "jit cache": "on" if _config.CACHE else "off",
         "cuda": ("available: " if available else "not available: ") + reason,
     }
+
+
+def _threading_layer():
+    """The threading layer Numba uses; it is chosen when the first parallel kernel runs,
+    so run a tiny one if none has."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        pass
+    try:
+        from .kernels._parallel_probe import probe
+
+        probe(numba.get_num_threads())
+        return numba.threading_layer()
+    except Exception as exc:  # pragma: no cover - a broken threading layer
+        return f"unavailable ({exc})"
 
 
 def _blas_name():

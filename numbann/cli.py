@@ -14,7 +14,6 @@ never as a traceback.
 """
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -392,16 +391,8 @@ def make_model(in_features, hidden, out_features, activation, weight_decay=0.0, 
                          weight_decay_lambda=weight_decay, rng=seed)
 
 
-def _fit_device_kwargs(device):
-    """fit's device argument, or {} while fit has none (CPU only).
-
-    ``nb.fit`` has no ``device`` parameter yet; once it does, the choice is passed
-    on. Until then 'cuda' is checked with require_cuda() (a clear error without a
-    GPU) and refused even with one, rather than silently training on the CPU.
-    """
-    from . import fit
-
-    accepts = "device" in inspect.signature(fit).parameters
+def _check_device(device):
+    """A one-line error now, before loading data, if 'cuda' cannot be used."""
     if device == "cuda":
         from ._cuda import CudaUnavailableError, require_cuda
 
@@ -409,10 +400,6 @@ def _fit_device_kwargs(device):
             require_cuda()
         except CudaUnavailableError as exc:
             raise CLIError(str(exc)) from None
-        if not accepts:
-            raise CLIError("device 'cuda' requested but this numbann version trains on the "
-                           "CPU only; use --device cpu")
-    return {"device": device} if accepts else {}
 
 
 def _architecture(model):
@@ -430,7 +417,7 @@ def cmd_train(args, out):
     for path, option in ((args.save, "--save"), (args.plot, "--plot")):
         if path is not None:
             _check_writable(path, option)
-    device_kwargs = _fit_device_kwargs(args.device)
+    _check_device(args.device)
     if args.epochs is None:
         args.epochs = DEFAULT_EPOCHS.get(args.dataset, DEFAULT_EPOCHS["mnist"])
 
@@ -468,7 +455,7 @@ def cmd_train(args, out):
         history = nb.fit(model, loss_fn, optimizer, x_train, t_train, epochs=args.epochs,
                          batch_size=args.batch_size, validation_data=(x_test, t_test),
                          seed=args.seed, verbose=1 if out.verbose else 0,
-                         callbacks=[_Report()], **device_kwargs)
+                         callbacks=[_Report()], device=args.device)
     except nb.TrainingDiverged as exc:
         raise CLIError(str(exc)) from None
     train_time = time.perf_counter() - t0

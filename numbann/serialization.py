@@ -79,6 +79,9 @@ def _read(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a numbann model file (not an .npz archive; corrupt "
+                         "or truncated?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
