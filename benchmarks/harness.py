@@ -37,6 +37,9 @@ QUIESCE = float(os.environ.get("NUMBANN_BENCH_QUIESCE", "0.3"))
 IMPLS = ("numbann", "numbann-objects", "numpy", "torch", "jax", "yardstick")
 
 
+import scipy.linalg  # noqa: E402,F401  (loads SciPy's OpenBLAS — numbann's — so it is limited too)
+
+
 def limit_pools():
     """Re-apply the thread limit to every BLAS/OpenMP pool loaded now (threadpoolctl)."""
     if threadpool_limits is not None:
