@@ -58,10 +58,17 @@ def check_not_empty(arr, name="x"):
 
 
 def check_finite(arr, name="x"):
-    """Raise ValueError if *arr* holds NaN or ±inf, naming the first bad index."""
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        where = tuple(int(i) for i in bad)
+    """Raise ValueError if *arr* holds NaN or ±inf, naming the first bad index.
+
+    A compiled pass over the data (no temporary arrays) for float arrays.
+    """
+    if arr.dtype.kind == "f" and arr.size:
+        from .kernels.checks import first_nonfinite
+
+        bad = first_nonfinite(arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel())
+        if bad < 0:
+            return
+        where = tuple(int(i) for i in np.unravel_index(bad, arr.shape))
         raise ValueError(f"{name} contains NaN or inf (first at index {where}: {arr[where]})")
 
 

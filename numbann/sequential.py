@@ -185,10 +185,10 @@ class Sequential(Module):
 
     # --- forward and backward --------------------------------------------------
 
-    def _input(self, x, host=False):
+    def _input(self, x, host=False, check_finite=True):
         """x validated as (N, in_features) of the model's dtype, on the model's device
         (on the host with *host*); returns (array, was_1d). Host input is checked for
-        NaN/inf; a device array is taken as it is."""
+        NaN/inf (unless *check_finite* is false); a device array is taken as it is."""
         if self.backend.holds(x):
             if host:
                 x = self.backend.to_host(x)
@@ -202,15 +202,22 @@ class Sequential(Module):
             raise ValueError(f"x must have shape (N, {self.in_features}) for this model, "
                              f"got {arr.shape if not was_1d else arr.shape[1:]}")
         v.check_not_empty(arr, "x")
-        v.check_finite(arr, "x")
+        if check_finite:
+            v.check_finite(arr, "x")
         return (arr if host else self.backend.from_host(arr)), was_1d
 
     def forward(self, x):
         """Output of the last layer for x (N, in_features); 1-D x gives 1-D output.
 
-        float64 (or integer) input to a float32 model is converted to float32.
+        float64 (or integer) input to a float32 model is converted to float32;
+        NaN or inf in x raises ValueError.
         """
         h, was_1d = self._input(x)
+        h = self._forward(h)
+        return h.reshape(h.size) if was_1d else h
+
+    def _forward(self, h):
+        """The stages on a validated (N, in_features) array of the model's device."""
         for stage in self.stages:
             if stage.linear is not None:
                 h = self.layers[stage.linear].forward(h, act=stage.act_code)
@@ -219,7 +226,7 @@ class Sequential(Module):
             else:
                 h = self.layers[stage.act].forward(h)
         self._out = h
-        return h.reshape(h.size) if was_1d else h
+        return h
 
     def backward(self, grad_output, return_input_grad=False):
         """Back-propagate ∂L/∂y (the shape of the last output); adds to every ``.grad``.
@@ -264,19 +271,21 @@ class Sequential(Module):
     def predict(self, x, batch_size=None):
         """The model's output for x (N, in_features) as a NumPy array, computed in
         batches of *batch_size* rows (default: all at once). For a classifier these
-        are the scores (logits)."""
-        arr, was_1d = self._input(x, host=True)
+        are the scores (logits). Inference does not scan x for NaN/inf (that pass
+        would cost as much as the first layer): a row holding NaN gets NaN scores."""
+        arr, was_1d = self._input(x, host=True, check_finite=False)
         n = arr.shape[0]
-        host = self.backend.to_host
+        bk = self.backend
         if batch_size is None or batch_size >= n:
-            out = np.asarray(host(self.forward(arr)))
+            out = np.asarray(bk.to_host(self._forward(bk.from_host(arr))))
         else:
             if int(batch_size) != batch_size or batch_size < 1:
                 raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
             batch_size = int(batch_size)
             out = np.empty((n, self.out_features), self.dtype)
             for lo in range(0, n, batch_size):
-                out[lo:lo + batch_size] = host(self.forward(arr[lo:lo + batch_size]))
+                out[lo:lo + batch_size] = bk.to_host(self._forward(bk.from_host(
+                    arr[lo:lo + batch_size])))
         return out.reshape(-1) if was_1d else out
 
     def accuracy(self, x, t, batch_size=None):

@@ -462,3 +462,20 @@ def test_network_numerical_gradient_matches_brute_force(dims, acts, code, bias, 
     G.network_numerical_gradient(x, t, flat, w_off, b_off, has_bias, dims_a, codes, code, scale,
                                  1e-4, grad)
     np.testing.assert_allclose(grad, expect, rtol=1e-7, atol=1e-10)
+
+
+# --- input checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_first_nonfinite_finds_nan_and_inf_by_their_bits(dtype):
+    from numbann.kernels.checks import first_nonfinite
+
+    x = np.zeros(20_000, dtype)
+    x[[5, 77, 19_999]] = [np.finfo(dtype).max, -np.finfo(dtype).max, np.finfo(dtype).tiny]
+    assert first_nonfinite(x) == -1
+    for value in (np.nan, -np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[12_345] = value
+        y[19_000] = np.nan
+        assert first_nonfinite(y) == 12_345

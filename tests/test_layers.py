@@ -312,6 +312,17 @@ def test_predict_in_batches_equals_one_batch(rng):
         model.predict(x, batch_size=0)
 
 
+def test_predict_does_not_scan_for_nan_but_forward_does(rng):
+    model = small_model()
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    x[1, 2] = np.nan
+    scores = model.predict(x)  # documented: NaN rows give NaN scores, others are exact
+    assert np.isnan(scores[1]).all() and np.isfinite(scores[[0, 2, 3]]).all()
+    np.testing.assert_allclose(scores[[0, 2, 3]], model.predict(x[[0, 2, 3]]), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(1, 2\)"):
+        model(x)
+
+
 def test_accuracy_with_labels_and_one_hot(rng):
     model = small_model()
     x = rng.standard_normal((40, 6)).astype(np.float32)

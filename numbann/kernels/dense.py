@@ -7,6 +7,8 @@ parameter buffer are fine), one float dtype. The matrix products go to BLAS
 product.
 """
 
+import numpy as np
+
 from .._config import jit
 from ._blas import gemm
 from .activations import apply_inplace, backward_inplace
@@ -65,3 +67,27 @@ def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx, accumulate):
         column_sums(dZ, db, accumulate)
     if need_dx:
         gemm(dZ, W, dX, dt(1), dt(0), False, True)
+
+
+@jit
+def dense_backward_sgd(X, W, b, A, dA, act, dZ, dX, need_dx, lr):
+    """:func:`dense_backward` fused with a plain SGD step (no momentum, no weight decay).
+
+    dZ = dA ⊙ f'(·);  dX = dZ @ Wᵀ (with W as it was in the forward pass);
+    then W ← W − lr · Xᵀ @ dZ (one gemm, α = −lr, β = 1) and b ← b − lr · Σ_rows dZ,
+    without storing dW or db. The same update as dense_backward followed by
+    sgd_step, to float rounding, with less memory traffic.
+    """
+    if dZ.ctypes.data != dA.ctypes.data:
+        dZ[:] = dA
+    backward_inplace(act, A, dZ)
+    dt = W.dtype.type
+    if need_dx:
+        gemm(dZ, W, dX, dt(1), dt(0), False, True)
+    gemm(X, dZ, W, dt(-lr), dt(1), True, False)
+    if b.size:
+        db = np.zeros(b.size, b.dtype)
+        column_sums(dZ, db, True)
+        lr_ = dt(lr)
+        for j in range(b.size):
+            b[j] -= lr_ * db[j]

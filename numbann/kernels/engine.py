@@ -9,7 +9,9 @@ and activation code acts[l]; gradients live at the same offsets in
 One step is: gather the batch rows → forward (GEMM + fused bias and
 activation per layer) → loss and its gradient → backward (per layer: the
 activation derivative, dW, db, dX) → optional L2 term λW → one optimizer
-update over the whole flat buffer. Everything runs on preallocated work
+update over the whole flat buffer. Plain SGD (no momentum, no weight decay)
+is applied inside the backward pass instead, W ← W − lr·XᵀdZ by one gemm,
+so the gradient buffer is not written. Everything runs on preallocated work
 arrays; Python is not involved between steps.
 """
 
@@ -20,7 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._config import jit
-from .dense import dense_backward, dense_forward
+from .dense import dense_backward, dense_backward_sgd, dense_forward
 from .losses import batch_scale, loss_dense
 from .optim import adagrad_step, adam_step, add_scaled, rmsprop_step, sgd_step
 
@@ -164,6 +166,8 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
     d_in, c = dims[0], dims[dims.size - 1]
     n_layers = dims.size - 1
     offs = work_offsets(dims, batch_size)
+    # plain SGD updates the weights inside the backward pass (see dense_backward_sgd)
+    fused_sgd = opt_code == SGD and hyper[1] == 0.0 and hyper[3] == 0.0 and l2_lambda == 0.0
     done = 0
     for k in range(first_batch, last_batch):
         lo = k * batch_size
@@ -196,13 +200,19 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
             h_in = Xb if m == 0 else _rows(work, offs, dims, m - 1, n)
             d_in_m = dwork[:0].reshape((0, 0)) if m == 0 else _rows(dwork, offs, dims, m - 1, n)
             da = _rows(dwork, offs, dims, m, n)
+            W = _weight(params, w_off, dims, m)
+            a = _rows(work, offs, dims, m, n)
+            if fused_sgd:
+                dense_backward_sgd(h_in, W, _bias(params, b_off, has_bias, dims, m), a, da,
+                                   acts[m], da, d_in_m, m > 0, hyper[0])
+                continue
             dw = _weight(grads, w_off, dims, m)
-            dense_backward(h_in, _weight(params, w_off, dims, m), _rows(work, offs, dims, m, n),
-                           da, acts[m], da, dw, _bias(grads, b_off, has_bias, dims, m), d_in_m,
-                           m > 0, False)
+            dense_backward(h_in, W, a, da, acts[m], da, dw, _bias(grads, b_off, has_bias, dims, m),
+                           d_in_m, m > 0, False)
             if l2_lambda != 0.0:
-                add_scaled(dw, _weight(params, w_off, dims, m), l2_lambda)
-        optimizer_step(opt_code, hyper, params, grads, state, step + done + 1)
+                add_scaled(dw, W, l2_lambda)
+        if not fused_sgd:
+            optimizer_step(opt_code, hyper, params, grads, state, step + done + 1)
         done += 1
     return done
 
