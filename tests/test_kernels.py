@@ -479,3 +479,38 @@ def test_first_nonfinite_finds_nan_and_inf_by_their_bits(dtype):
         y[12_345] = value
         y[19_000] = np.nan
         assert first_nonfinite(y) == 12_345
+
+
+# --- gemm (BLAS and the small-product loops) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gemm_kernel():
+    from numba import njit
+
+    from numbann.kernels._blas import gemm
+
+    @njit
+    def run(A, B, C, alpha, beta, trans_a, trans_b):
+        gemm(A, B, C, alpha, beta, trans_a, trans_b)
+
+    return run
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k", [(1, 7), (2, 7), (3, 1), (9, 2), (9, 7), (1, 1)])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_gemm_all_paths_match_numpy(gemm_kernel, dtype, m, k, trans_a, trans_b, rng):
+    n = 5
+    A = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    A[A < -0.8] = 0  # zeros take the skipping branch of the small loops
+    B = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    ref64 = (A.T if trans_a else A).astype(float) @ (B.T if trans_b else B).astype(float)
+    for alpha, beta in [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)]:
+        C = rng.standard_normal((m, n)).astype(dtype)
+        C[0, 0] = np.nan if beta == 0 else C[0, 0]  # β = 0 must overwrite, even NaN
+        expect = alpha * ref64 + (beta * C.astype(float) if beta else 0)
+        gemm_kernel(A, B, C, dtype(alpha), dtype(beta), trans_a, trans_b)
+        np.testing.assert_allclose(C, expect, **{"rtol": 1e-5, "atol": 1e-5}
+                                   if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12})
