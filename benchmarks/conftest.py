@@ -1,29 +1,30 @@
-"""Benchmark-suite set-up: thread pinning, shared data, fixtures.
+"""Benchmark-suite set-up: thread pinning when timed, shared data, fixtures.
 
-Threads: every implementation gets the same number of threads
-(``NUMBANN_BENCH_THREADS``, default 2). :mod:`harness` sets the environment
-variables at import — before NumPy, SciPy, Numba, PyTorch or JAX start their thread
-pools when this conftest is the first to import them (``python -m
-benchmarks.report`` runs pytest in a fresh process with them already set);
-on a machine with more cores the process is also restricted to that many
-CPUs (JAX has no thread-count setting; it sizes its pool from the cores it
-may use). When another conftest imported NumPy first (a ``python -m pytest``
-run from the repository root), threadpoolctl, if installed, re-applies the
-limit to the BLAS and OpenMP pools at run time.
-
-BLAS spin-waiting: NumPy and SciPy each ship their own OpenBLAS (NumPy's
-ILP64 ``scipy_openblas64_``, SciPy's ``scipy_openblas``, which Numba's
-``np.dot`` calls), and PyTorch its own OpenMP runtime; their idle worker
-threads keep spinning for a while after a call. ``benchmarks/interference.py``
-measures what that does to the next benchmark; the suite mitigates it by
-letting the pools go idle (``NUMBANN_BENCH_QUIESCE`` seconds, default 0.3)
-before each timed benchmark, and by ``OPENBLAS_THREAD_TIMEOUT`` (see
-docs/performance.md).
+The machinery (thread pinning, timing, agreement checks) lives in
+:mod:`harness`; see its docstring for how every library gets the same
+number of threads, and benchmarks/interference.py for why the suite idles
+``NUMBANN_BENCH_QUIESCE`` seconds before each timed benchmark.
 """
 
-import harness  # first: pins threads before any numerical library loads
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # never probe for GPUs/TPUs
+
+import harness  # noqa: E402
 import pytest  # noqa: E402
 import workloads  # noqa: E402
+
+
+def benchmarks_timed(config):
+    """Whether pytest-benchmark will time (not the quick --benchmark-disable run)."""
+    return not (config.getoption("benchmark_disable", False)
+                and not config.getoption("benchmark_enable", False)
+                or config.getoption("benchmark_skip", False))
+
+
+def pytest_configure(config):
+    if benchmarks_timed(config):
+        harness.pin()
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -36,10 +37,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 @pytest.fixture(scope="session")
 def quick(request):
     """True when benchmarking is disabled (the regular test run): small work, one call."""
-    cfg = request.config
-    return bool(cfg.getoption("benchmark_disable", False)
-                and not cfg.getoption("benchmark_enable", False)
-                or cfg.getoption("benchmark_skip", False))
+    return not benchmarks_timed(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +53,9 @@ def torch_peer():
 
     if peers_torch.TORCH_MISSING:
         pytest.skip(peers_torch.TORCH_MISSING)
-    harness.limit_pools()  # torch's OpenMP runtime was not loaded when the limits were set
+    if harness.PINNED:  # torch's OpenMP runtime was not loaded when the limits were set
+        peers_torch.torch.set_num_threads(harness.THREADS)
+        harness.limit_pools()
     return peers_torch
 
 

@@ -1,34 +1,33 @@
 """Shared benchmark machinery: thread pinning, environment facts, timing and checks.
 
-Imported first by conftest.py (so the thread settings are in the environment
-before NumPy, SciPy, Numba, PyTorch or JAX start their pools), and by the
-benchmark modules for :func:`measure` and the agreement checks.
+:func:`pin` gives every library the same number of threads
+(``NUMBANN_BENCH_THREADS``, default 2). conftest.py calls it when the
+benchmarks are timed — not in the quick, untimed run inside the regular test
+suite, which must not change the thread settings of the other tests. It
+sets ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and
+``NUMBA_NUM_THREADS`` (read by each library when it loads; ``python -m
+benchmarks.report`` already sets them in the environment of the pytest
+process, so they are in place before anything loads), restricts the process
+to that many CPUs on a larger machine (JAX has no thread-count setting; it
+sizes its pool from the cores it may use), sets Numba's thread count and,
+with threadpoolctl installed, re-applies the limit to every BLAS and OpenMP
+pool already loaded (NumPy's and SciPy's OpenBLAS; PyTorch's OpenMP when its
+fixture loads it).
 """
 
 import os
+import platform
+import sys
+import time
 
-THREADS = int(os.environ.setdefault("NUMBANN_BENCH_THREADS", "2"))
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, str(THREADS))
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if hasattr(os, "sched_getaffinity"):
-    _cpus = sorted(os.sched_getaffinity(0))
-    if len(_cpus) > THREADS:
-        os.sched_setaffinity(0, _cpus[:THREADS])
-
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
+import numpy as np
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
-except ImportError:  # optional: the env variables above do the job in a fresh process
+except ImportError:  # optional: the environment variables do the job in a fresh process
     threadpool_info = threadpool_limits = None
+
+THREADS = int(os.environ.get("NUMBANN_BENCH_THREADS", "2"))
 
 #: seconds to let other libraries' spinning worker threads go idle before timing
 QUIESCE = float(os.environ.get("NUMBANN_BENCH_QUIESCE", "0.3"))
@@ -36,20 +35,36 @@ QUIESCE = float(os.environ.get("NUMBANN_BENCH_QUIESCE", "0.3"))
 #: implementation names, in the order the results list them
 IMPLS = ("numbann", "numbann-objects", "numpy", "torch", "jax", "yardstick")
 
+#: whether :func:`pin` ran in this process
+PINNED = False
 
-import scipy.linalg  # noqa: E402,F401  (loads SciPy's OpenBLAS — numbann's — so it is limited too)
+
+def pin():
+    """Pin every library in this process to THREADS threads (see the module docstring)."""
+    global PINNED
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, str(THREADS))
+    if hasattr(os, "sched_getaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) > THREADS:
+            os.sched_setaffinity(0, cpus[:THREADS])
+    import numba
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS — numbann's — to limit it too)
+
+    numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
+    PINNED = True
+    limit_pools()
 
 
 def limit_pools():
     """Re-apply the thread limit to every BLAS/OpenMP pool loaded now (threadpoolctl)."""
-    if threadpool_limits is not None:
+    if PINNED and threadpool_limits is not None:
         threadpool_limits(limits=THREADS)
 
 
-limit_pools()
-
-
 def versions():
+    import numba
     import scipy
 
     import numbann
@@ -84,6 +99,8 @@ def pools():
 
 def machine_facts(machine_info):
     """Add CPU, threads, versions and thread pools to pytest-benchmark's machine_info."""
+    import numba
+
     machine_info["cpu_model"] = cpu_name()
     machine_info["bench_threads"] = THREADS
     machine_info["cpus_usable"] = (len(os.sched_getaffinity(0))

@@ -10,7 +10,6 @@ torch is installed (``TORCH_MISSING`` tells the benchmarks why not).
 """
 
 import importlib.util
-import os
 
 import numpy as np
 from workloads import ADAM, flat_to_layers, layers_to_flat
@@ -22,7 +21,6 @@ if TORCH_MISSING is None:
     import torch
     from torch import nn
 
-    torch.set_num_threads(int(os.environ.get("NUMBANN_BENCH_THREADS", "2")))
     VERSION = torch.__version__
 
 

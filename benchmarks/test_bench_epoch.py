@@ -9,8 +9,8 @@ each batch gathered from the full arrays, the last partial batch included.
 Before timing, every implementation trains ten batches in file order from
 the shared initial weights and must land on the NumPy reference's
 parameters (the agreement check; for JAX and numbann also the compile
-warm-up). In the quick (untimed) run the epoch is cut to the first
-``QUICK_IMAGES`` images.
+warm-up). In the quick (untimed) run the check takes four batches and the
+epoch is cut to the first ``QUICK_IMAGES`` images.
 """
 
 import numpy as np
@@ -21,26 +21,26 @@ from workloads import TRAIN_NETS, epoch_flops, epoch_order, initial_flat
 from yardstick import GemmWorkload
 
 IMPLS = ("numbann", "numbann-objects", "numpy", "torch", "jax", "yardstick")
-CHECK_BATCHES = 10
-QUICK_IMAGES = 2000
+CHECK_BATCHES, QUICK_CHECK_BATCHES = 10, 4
+QUICK_IMAGES = 640
 EVAL_IMAGES = 500
 ROUNDS = 5
 
 _reference = {}
 
 
-def reference_after_check(net, x, t):
-    if net.key not in _reference:
-        n = CHECK_BATCHES * net.batch
+def reference_after_check(net, x, t, batches):
+    if (net.key, batches) not in _reference:
+        n = batches * net.batch
         tr = NumpyTrainer(net, initial_flat(net))
         tr.epoch(x[:n], t[:n], np.arange(n), net.batch)
-        _reference[net.key] = tr.flat.copy()
-    return _reference[net.key]
+        _reference[net.key, batches] = tr.flat.copy()
+    return _reference[net.key, batches]
 
 
-def make_epoch(impl, net, x, t, order, request):
-    """(one-epoch function to time, flat parameters after the ten check batches)."""
-    n_check = CHECK_BATCHES * net.batch
+def make_epoch(impl, net, x, t, order, request, batches):
+    """(one-epoch function to time, flat parameters after *batches* check batches)."""
+    n_check = batches * net.batch
     check_order = np.arange(n_check)
     flat = initial_flat(net)
     if impl == "numpy":
@@ -92,10 +92,11 @@ def test_epoch(benchmark, request, mnist_data, quick, impl, net):
         measure(benchmark, work.run, group=group, impl=impl, rounds=ROUNDS,
                 workload="matrix products alone", **info)
         return
-    fn, checked = make_epoch(impl, net, x, t, order, request)
-    assert_params_agree(checked, reference_after_check(net, x, t), net, CHECK_BATCHES,
-                        f"{impl} {group} after {CHECK_BATCHES} batches",
-                        eval_data=(x[-EVAL_IMAGES:], t[-EVAL_IMAGES:]))
+    batches = QUICK_CHECK_BATCHES if quick else CHECK_BATCHES
+    fn, checked = make_epoch(impl, net, x, t, order, request, batches)
+    assert_params_agree(checked, reference_after_check(net, x_train, t_train, batches), net,
+                        batches, f"{impl} {group} after {batches} batches",
+                        eval_data=(x_train[-EVAL_IMAGES:], t_train[-EVAL_IMAGES:]))
     if benchmark.enabled:
         fn()  # warm-up at the full size (JAX compiles a new scan length)
     api = {"numbann": "nb.fit, one epoch", "numbann-objects": "step-by-step loop"}.get(impl)
