@@ -21,6 +21,7 @@ import sys
 import time
 
 import numpy as np
+from subproc import THREAD_VARS
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -42,8 +43,7 @@ PINNED = False
 def pin():
     """Pin every library in this process to THREADS threads (see the module docstring)."""
     global PINNED
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
+    for var in THREAD_VARS:
         os.environ.setdefault(var, str(THREADS))
     if hasattr(os, "sched_getaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
@@ -107,8 +107,7 @@ def machine_facts(machine_info):
                                    if hasattr(os, "sched_getaffinity") else os.cpu_count())
     machine_info["versions"] = versions()
     machine_info["thread_env"] = {k: os.environ.get(k) for k in (
-        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-        "OPENBLAS_THREAD_TIMEOUT", "NUMBANN_BENCH_QUIESCE", "XLA_FLAGS")}
+        *THREAD_VARS, "OPENBLAS_THREAD_TIMEOUT", "NUMBANN_BENCH_QUIESCE", "XLA_FLAGS")}
     machine_info["numba_threads"] = numba.get_num_threads()
     try:
         machine_info["numba_threading_layer"] = numba.threading_layer()

@@ -29,14 +29,14 @@ sleep at once). Usage::
     python benchmarks/interference.py --json F   # also the raw figures to F
 """
 
-import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 
-THREADS = os.environ.get("NUMBANN_BENCH_THREADS", "2")
+from subproc import script_main, thread_env, threads
+
+THREADS = str(threads())
 WINDOWS = ((0.0, 0.01), (0.01, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, 0.5))
 
 
@@ -130,11 +130,7 @@ SETTINGS = (("default", {}), ("OPENBLAS_THREAD_TIMEOUT=4", {"OPENBLAS_THREAD_TIM
 def run_all(have_torch):
     results = []
     for label, extra in SETTINGS:
-        env = dict(os.environ)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS"):
-            env[var] = THREADS
-        env.update(extra)
+        env = thread_env(**extra)
         for scenario in SCENARIOS:
             if "torch" in scenario and not have_torch:
                 continue
@@ -174,20 +170,10 @@ def table(results):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--child")
-    p.add_argument("--json")
-    args = p.parse_args(argv)
-    if args.child:
-        child(args.child)
-        return
     import importlib.util
 
-    results = run_all(importlib.util.find_spec("torch") is not None)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    print(table(results))
+    have_torch = importlib.util.find_spec("torch") is not None
+    script_main(__doc__, child, lambda: run_all(have_torch), table, argv)
 
 
 if __name__ == "__main__":

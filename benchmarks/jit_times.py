@@ -26,15 +26,16 @@ Times are wall-clock seconds from ``time.perf_counter``; the interpreter's
 own start-up is reported separately (``python_startup_s``).
 """
 
-import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 
 T_START = time.perf_counter()
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+from subproc import script_main, thread_env  # noqa: E402
 
 
 def _timed(fn):
@@ -145,11 +146,7 @@ def python_startup():
 
 
 def run_all():
-    env = dict(os.environ)
-    threads = env.get("NUMBANN_BENCH_THREADS", "2")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        env.setdefault(var, threads)
+    env = thread_env()
     out = {"python_startup_s": python_startup(), "cache_dir": "fresh temporary directory"}
     for what in ("fit", "kernels"):
         with tempfile.TemporaryDirectory(prefix="numbann-jit-") as cache:
@@ -196,18 +193,7 @@ def table(res):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--child")
-    p.add_argument("--json")
-    args = p.parse_args(argv)
-    if args.child:
-        child(args.child)
-        return
-    res = run_all()
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
-    print(table(res))
+    script_main(__doc__, child, run_all, table, argv)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,16 @@ Other uses::
 import argparse
 import datetime as _dt
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from subproc import thread_env  # noqa: E402
+
 ROOT = HERE.parent
 RESULTS_MD = HERE / "RESULTS.md"
 RESULTS_JSON = HERE / "results.json"
@@ -66,20 +69,10 @@ SECTION_ORDER = ("epoch", "step", "inference", "numerical gradient", "peak sgemm
 # --- running ------------------------------------------------------------------------
 
 
-def bench_env():
-    env = dict(os.environ)
-    threads = env.setdefault("NUMBANN_BENCH_THREADS", "2")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
-        env[var] = threads
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    return env
-
-
 def run_script(script, json_path):
     cmd = [sys.executable, str(HERE / script), "--json", str(json_path)]
     print(f"$ {' '.join(cmd)}", flush=True)
-    subprocess.run(cmd, env=bench_env(), check=True, cwd=ROOT)
+    subprocess.run(cmd, env=thread_env(), check=True, cwd=ROOT)
     return json.loads(Path(json_path).read_text())
 
 
@@ -87,7 +80,7 @@ def run_pytest(json_path, extra):
     cmd = [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-enable",
            "--benchmark-only", "--benchmark-autosave", f"--benchmark-json={json_path}", *extra]
     print(f"$ {' '.join(cmd)}", flush=True)
-    proc = subprocess.Popen(cmd, env=bench_env(), cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, env=thread_env(), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     skipped = []
     for line in proc.stdout:
@@ -579,7 +572,6 @@ def main(argv=None):
     p.add_argument("--note", default="", help="a sentence for RESULTS.md (e.g. machine load)")
     args, pytest_args = p.parse_known_args(argv)
     pytest_args = [a for a in pytest_args if a != "--"]
-    sys.path.insert(0, str(HERE))
     if args.render_only:
         data = json.loads(RESULTS_JSON.read_text())
         if args.note:
