@@ -430,9 +430,13 @@ cycles (default 2^28, about 0.1 s) before sleeping. Measured by
 `benchmarks/interference.py` (fresh process per row): the time of numbann's
 product (SciPy's OpenBLAS) alone, right after another library's products, and
 alternating with them call by call, and in the last rows the reverse
-direction. The suite therefore waits `NUMBANN_BENCH_QUIESCE` seconds (0.3)
-before each timed benchmark, never alternates libraries inside a timed
-function, and keeps OpenBLAS's default timeout (see docs/performance.md).
+direction. Alternating libraries call by call is what hurts (the
+"interleaved" rows); once the other library stops, the effect fades within
+a few hundred milliseconds. The suite therefore never alternates libraries
+inside a timed function, waits `NUMBANN_BENCH_QUIESCE` seconds (0.3) before
+each timed benchmark, and keeps OpenBLAS's default timeout (a short one
+makes every product wake sleeping workers; compare the two columns). See
+docs/performance.md.
 
 """
 
