@@ -69,7 +69,7 @@ def prefetch(typingctx, arr, index):
 
 
 #: how many rows ahead the batch gather prefetches
-PREFETCH_ROWS = 4
+PREFETCH_ROWS = 8
 
 
 @jit
