@@ -29,27 +29,33 @@ def _elementwise(code, x):
 
 
 def identity_function(x):
-    """f(x) = x (a converted copy)."""
+    """f(x) = x, elementwise: x of any shape → a converted copy of that shape."""
     return _elementwise(_act.IDENTITY, x)
 
 
 def step_function(x):
-    """f(x) = 1 if x > 0 else 0, as floats (the textbook returns ints; the values agree)."""
+    """f(x) = 1 if x > 0 else 0, elementwise (any shape → same shape).
+
+    Returned as floats (the textbook returns ints; the values agree).
+    """
     return _elementwise(_act.STEP, x)
 
 
 def sigmoid(x):
-    """σ(x) = 1 / (1 + exp(−x)), computed without overflow for any finite x."""
+    """σ(x) = 1 / (1 + exp(−x)), elementwise (any shape → same shape).
+
+    Computed without overflow for any finite x (σ(−1000) = 0, no warning).
+    """
     return _elementwise(_act.SIGMOID, x)
 
 
 def tanh(x):
-    """tanh(x)."""
+    """tanh(x) = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ), elementwise (any shape → same shape)."""
     return _elementwise(_act.TANH, x)
 
 
 def relu(x):
-    """ReLU(x) = max(x, 0)."""
+    """ReLU(x) = max(x, 0), elementwise (any shape → same shape)."""
     return _elementwise(_act.RELU, x)
 
 
@@ -63,12 +69,15 @@ def _elementwise_grad(code, x):
 
 
 def sigmoid_grad(x):
-    """σ'(x) = σ(x)(1 − σ(x)), taking x (the textbook's signature)."""
+    """σ'(x) = σ(x)(1 − σ(x)), elementwise, taking x (the textbook's signature).
+
+    Any shape → same shape.
+    """
     return _elementwise_grad(_act.SIGMOID, x)
 
 
 def relu_grad(x):
-    """ReLU'(x) = 1 if x > 0 else 0.
+    """ReLU'(x) = 1 if x > 0 else 0, elementwise (any shape → same shape).
 
     At x = 0 the derivative is taken as 0 (as PyTorch does); the textbook's
     ``relu_grad`` returns 1 there. Elsewhere they agree.
@@ -77,7 +86,11 @@ def relu_grad(x):
 
 
 def softmax(x):
-    """Row-wise softmax: exp(x − max x) / Σ exp(x − max x); 1-D x is one row."""
+    """Row-wise softmax: y_ij = exp(x_ij − max_k x_ik) / Σ_j exp(x_ij − max_k x_ik).
+
+    x (N, C) → y (N, C), each row summing to 1; a 1-D x (C,) is one row and
+    gives (C,). Subtracting the row maximum keeps exp from overflowing.
+    """
     arr, was_1d = v.as_batch(x)
     v.check_not_empty(arr)
     out = np.empty_like(arr)
@@ -114,20 +127,26 @@ def _elementwise_loss(code, y, t, scale_of, y_name="y", t_name="t"):
 
 
 def sum_squared_error(y, t):
-    """E = ½ Σ (y − t)² over all elements (the textbook's; no batch mean)."""
+    """E = ½ Σ (y − t)² over all elements (the textbook's; no batch mean).
+
+    y and t of one shape (any); returns a float.
+    """
     return _elementwise_loss(_loss.SQUARED_ERROR, y, t, lambda size: 0.5)
 
 
 def mean_squared_error(y, t):
-    """E = (1/n) Σ (y − t)², the mean over all n elements (torch's MSELoss)."""
+    """E = (1/n) Σ (y − t)², the mean over all n elements (torch's MSELoss).
+
+    y and t of one shape (any); returns a float.
+    """
     return _elementwise_loss(_loss.SQUARED_ERROR, y, t, lambda size: 1.0 / size)
 
 
 def cross_entropy_error(y, t):
-    """The textbook's E = −(1/N) Σ t log(y + 1e-7) on probabilities y (N, C).
+    """The textbook's E = −(1/N) Σ_i Σ_j t_ij log(y_ij + 1e-7) on probabilities y (N, C).
 
     *t* may be class labels (N,) or one-hot/probability rows (N, C); 1-D y is a
-    batch of one.
+    batch of one. Returns a float.
     """
     yb, tb, is_labels = _prediction_and_target(y, t)
     scale = 1.0 / yb.shape[0]
@@ -136,10 +155,11 @@ def cross_entropy_error(y, t):
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of softmax(logits) from logits, by a stable log-sum-exp.
+    """Mean cross-entropy of softmax(logits) from logits (N, C), by a stable log-sum-exp.
 
     E = (1/N) Σ_i [log Σ_j exp(z_ij) − z_i,t_i]; *labels* may be class indices
-    (N,) or one-hot/probability rows (N, C).
+    (N,) or one-hot/probability rows (N, C) (then E = (1/N) Σ_ij t_ij (lse(z_i) − z_ij)).
+    The textbook's softmax_loss. Returns a float.
     """
     zb, tb, is_labels = _prediction_and_target(logits, labels)
     kernel = _loss.loss_labels if is_labels else _loss.loss_dense
@@ -147,6 +167,9 @@ def softmax_cross_entropy(logits, labels):
 
 
 def binary_cross_entropy_with_logits(logits, targets):
-    """Mean over all elements of max(z, 0) − z·t + log(1 + exp(−|z|)) (= BCE of σ(z))."""
+    """Mean over all elements of max(z, 0) − z·t + log(1 + exp(−|z|)) (= BCE of σ(z)).
+
+    logits z and targets t ∈ [0, 1] of one shape (any); returns a float.
+    """
     return _elementwise_loss(_loss.BCE_LOGITS, logits, targets, lambda size: 1.0 / size,
                              "logits", "targets")

@@ -16,7 +16,11 @@ __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
 
 
 def numerical_diff(f, x, h=1e-4):
-    """Central difference (f(x + h) − f(x − h)) / 2h of a scalar function at x."""
+    """Central difference (f(x + h) − f(x − h)) / 2h of a scalar function at x.
+
+    x is a number (or an array, differentiated elementwise); the result has
+    the shape of f(x). The error is O(h²).
+    """
     _check_h(h)
     return (f(x + h) - f(x - h)) / (2 * h)
 

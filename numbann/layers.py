@@ -69,6 +69,8 @@ class Parameter:
 
     @property
     def data(self):
+        """The values: an array of the parameter's shape and dtype (a view into the
+        owner's flat buffer; a device array when the model is on the GPU)."""
         return self._data
 
     @data.setter
@@ -77,6 +79,8 @@ class Parameter:
 
     @property
     def grad(self):
+        """∂L/∂(this parameter): same shape and dtype as :attr:`data`, a view into the
+        owner's flat gradient buffer. Backward passes add to it."""
         return self._grad
 
     @grad.setter
@@ -96,17 +100,21 @@ class Parameter:
 
     @property
     def shape(self):
+        """The shape of :attr:`data` and :attr:`grad` (e.g. (in_features, out_features))."""
         return self._data.shape
 
     @property
     def dtype(self):
+        """float32 or float64."""
         return self._data.dtype
 
     @property
     def size(self):
+        """Number of elements (the length of this parameter's slice of the flat buffer)."""
         return self._data.size
 
     def zero_grad(self):
+        """grad ← 0."""
         self.backend.fill(self._grad, 0)
 
     def __deepcopy__(self, memo):
@@ -198,6 +206,7 @@ class Module:
         return self.forward(x)
 
     def forward(self, x):  # pragma: no cover - abstract
+        """The layer's output for a batch x (N, features); subclasses implement it."""
         raise NotImplementedError
 
     def named_parameters(self):
@@ -205,17 +214,25 @@ class Module:
         return []
 
     def parameters(self):
+        """The Parameters, in :meth:`named_parameters` order (what an optimizer takes)."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self):
+        """Set the gradient of every parameter to 0."""
         for p in self.parameters():
             p.zero_grad()
 
     def train(self, mode=True):
+        """Set ``training`` (as PyTorch's ``train()``) and return self.
+
+        No numbann layer behaves differently in training and evaluation; the flag
+        is kept for code written the PyTorch way.
+        """
         self.training = bool(mode)
         return self
 
     def eval(self):
+        """``train(False)``; returns self."""
         return self.train(False)
 
     def state_dict(self):
@@ -329,6 +346,7 @@ class Linear(Module):
 
     @property
     def dtype(self):
+        """The dtype of the weight and bias (float32 or float64)."""
         return self.weight.dtype
 
     def _bias_array(self):
@@ -412,6 +430,10 @@ class Activation(Module):
         self._y, self._backend = None, CPU
 
     def forward(self, x):
+        """y = f(x) for x (N, C): elementwise, or row by row for Softmax; y has x's shape.
+
+        Keeps y for :meth:`backward` (the derivatives are computed from the output).
+        """
         bk = backend_of(x)
         arr = _on_device(x, "x", bk)
         if arr.ndim != 2:

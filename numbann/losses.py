@@ -101,6 +101,7 @@ class Loss:
         return f"{type(self).__name__}()"
 
     def config(self):
+        """JSON-serialisable description (type and arguments), as the CLI and files record it."""
         return {"type": type(self).__name__}
 
 
@@ -145,6 +146,7 @@ class MSELoss(Loss):
         return f"MSELoss(reduction={self.reduction!r})"
 
     def config(self):
+        """``{"type": "MSELoss", "reduction": …}``."""
         return {"type": "MSELoss", "reduction": self.reduction}
 
 

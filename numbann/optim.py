@@ -194,6 +194,8 @@ class SGD(Optimizer):
     STATE_ROWS = ("momentum_buffer",)
 
     def engine_spec(self):
+        """(engine_k.SGD, [lr, momentum, dampening, weight_decay, nesterov]): the update
+        code and hyperparameters (floats) the compiled training engine takes."""
         return engine_k.SGD, [self.lr, self.momentum, self.dampening, self.weight_decay,
                               float(self.nesterov)]
 
@@ -230,6 +232,7 @@ class AdaGrad(Optimizer):
     STATE_ROWS = ("sum",)
 
     def engine_spec(self):
+        """(engine_k.ADAGRAD, [lr, lr_decay, weight_decay, eps]) for the training engine."""
         return engine_k.ADAGRAD, [self.lr, self.lr_decay, self.weight_decay, self.eps]
 
     def _state_names(self):
@@ -259,6 +262,8 @@ class RMSProp(Optimizer):
     STATE_ROWS = ("square_avg", "grad_avg", "momentum_buffer")
 
     def engine_spec(self):
+        """(engine_k.RMSPROP, [lr, alpha, eps, weight_decay, momentum, centered]) for the
+        training engine."""
         return engine_k.RMSPROP, [self.lr, self.alpha, self.eps, self.weight_decay,
                                   self.momentum, float(self.centered)]
 
@@ -299,6 +304,8 @@ class Adam(Optimizer):
     STATE_ROWS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def engine_spec(self):
+        """(engine_k.ADAM, [lr, beta1, beta2, eps, weight_decay, amsgrad]) for the training
+        engine."""
         return engine_k.ADAM, [self.lr, self.betas[0], self.betas[1], self.eps,
                                self.weight_decay, float(self.amsgrad)]
 

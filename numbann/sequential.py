@@ -111,18 +111,22 @@ class Sequential(Module):
 
     @property
     def linears(self):
+        """The Linear layers, in order."""
         return [layer for layer in self.layers if isinstance(layer, Linear)]
 
     @property
     def in_features(self):
+        """Width of the input: x has shape (N, in_features)."""
         return self.linears[0].in_features
 
     @property
     def out_features(self):
+        """Width of the output: the model gives (N, out_features)."""
         return self.linears[-1].out_features
 
     @property
     def dtype(self):
+        """The dtype of every parameter (float32 or float64)."""
         return self._buffer.dtype
 
     @property
@@ -132,6 +136,7 @@ class Sequential(Module):
 
     @property
     def backend(self):
+        """The device backend (:mod:`numbann.device`) whose kernels run this model."""
         return self._buffer.backend
 
     @property
@@ -146,6 +151,7 @@ class Sequential(Module):
         return self._buffer.grad
 
     def zero_grad(self):
+        """Set every gradient to 0 (one fill of the flat gradient buffer)."""
         self.backend.fill(self._buffer.grad, 0)
 
     def config(self):
@@ -172,15 +178,19 @@ class Sequential(Module):
         return self
 
     def cpu(self):
+        """``to("cpu")``: parameters and gradients back to NumPy arrays; returns self."""
         return self.to("cpu")
 
     def cuda(self):
+        """``to("cuda")``: parameters and gradients to the GPU; returns self."""
         return self.to("cuda")
 
     def double(self):
+        """``to(np.float64)``: every parameter and gradient as float64; returns self."""
         return self.to(np.float64)
 
     def float(self):
+        """``to(np.float32)``: every parameter and gradient as float32; returns self."""
         return self.to(np.float32)
 
     # --- forward and backward --------------------------------------------------

@@ -55,7 +55,14 @@ def _digest(arr):
 
 
 def save(model, path, optimizer=None):
-    """Write *model* (and *optimizer*'s state, if given) to the .npz file *path*."""
+    """Write *model* (and *optimizer*'s state, if given) to the .npz file *path*.
+
+    The file holds every parameter under its state_dict name ("0.weight" of
+    shape (in, out), "0.bias" (out,), …), the optimizer's flat state arrays
+    under "optimizer/<name>", and the architecture, dtype, weight_decay_lambda
+    and a SHA-256 per array as JSON. Written atomically; a model on the GPU
+    is saved from a host copy.
+    """
     if not isinstance(model, Sequential):
         raise TypeError(f"save() takes a numbann model, got {type(model).__name__}")
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "numbann": __version__,
@@ -118,7 +125,13 @@ def build_model(model_cfg, dtype):
 
 def load(path, *, with_optimizer=False):
     """Read a model saved by :func:`save`; with ``with_optimizer=True`` return
-    ``(model, optimizer)`` (optimizer None if none was saved)."""
+    ``(model, optimizer)`` (optimizer None if none was saved).
+
+    The model is rebuilt as the class it was saved from (Sequential, TwoLayerNet,
+    MultiLayerNet) in the saved dtype, on the CPU. Every array is checked
+    against its checksum; nothing is unpickled. Raises FileNotFoundError, or
+    ValueError for a file that is not a numbann model or is damaged.
+    """
     meta, arrays = _read(path)
     try:
         model = build_model(meta["model"], np.dtype(meta["dtype"]))
