@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from .kernels import engine as engine_k
 from .device import backend_of
+from .kernels import engine as engine_k
 from .layers import Parameter
 
 __all__ = ["Optimizer", "SGD", "Momentum", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam"]

@@ -115,7 +115,7 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = trainer.model.flat_parameters.copy()
+                self.best_weights = _parameters_copy(trainer.model)
         else:
             self.wait += 1
             if self.wait > self.patience:
@@ -124,7 +124,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer):
         if self.restore_best_weights and self.best_weights is not None:
-            trainer.model.flat_parameters[...] = self.best_weights
+            _set_parameters(trainer.model, self.best_weights)
 
 
 class ModelCheckpoint(Callback):
@@ -159,6 +159,16 @@ class ModelCheckpoint(Callback):
         path = Path(self.path.format(epoch=epoch + 1, **logs))
         save(trainer.model, path, optimizer=trainer.optimizer if self.save_optimizer else None)
         self.saved.append(path)
+
+
+def _parameters_copy(model):
+    """The model's flat parameters as a new host array (from either device)."""
+    return np.array(model.backend.to_host(model.flat_parameters))
+
+
+def _set_parameters(model, values):
+    """Write host *values* into the model's flat parameters (on either device)."""
+    model.backend.assign(model.flat_parameters, values)
 
 
 class _FunctionCallback(Callback):
@@ -319,7 +329,7 @@ class Trainer:
 
     def _epoch(self, runner, epoch, epochs, n_batches, train, val):
         order, contiguous = self._order(train.n, n_batches)
-        epoch_start = self.model.flat_parameters.copy()
+        epoch_start = _parameters_copy(self.model)
         start = time.perf_counter()
         bar = _Progress(self.verbose, epoch, epochs, n_batches)
         losses = np.full(n_batches, np.nan)
@@ -358,11 +368,10 @@ class Trainer:
     def _diverged(self, epoch, done, losses, epoch_start):
         bad = losses[done]
         self.history.train_loss_list.extend(float(x) for x in losses[:done + 1])
-        params = self.model.flat_parameters
-        if np.isfinite(params).all():
+        if self.model.backend.all_finite(self.model.flat_parameters):
             note = "The model keeps the parameters of the last step (all finite)."
         else:  # the last update overflowed: go back to the last parameters known finite
-            params[...] = epoch_start
+            _set_parameters(self.model, epoch_start)
             note = ("The last update overflowed, so the model was reset to its parameters at "
                     "the start of this epoch.")
         raise TrainingDiverged(

@@ -151,6 +151,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, rng, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path, rng):
+    import os
+
+    model, *_ = trained(rng)
+    old = os.umask(0o022)
+    try:
+        nb.save(model, tmp_path / "shared.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.npz").stat().st_mode & 0o777 == 0o644
+
+
 def test_save_rejects_a_foreign_optimizer(tmp_path, rng):
     model, *_ = trained(rng)
     other = nb.Sequential(nb.Linear(5, 3))

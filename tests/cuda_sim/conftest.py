@@ -46,8 +46,37 @@ def _lock_shared_arrays():
     kernelapi.FakeCUDAShared.array = array
 
 
+#: what a real numba-cuda DeviceNDArray offers (class attributes and those set in
+#: __init__); the simulator's arrays pass any other NumPy attribute through
+_DEVICE_ARRAY_API = {
+    "T", "as_cuda_arg", "bind", "copy_to_device", "copy_to_host", "device_ctypes_pointer",
+    "flags", "get_ipc_handle", "getitem", "is_c_contiguous", "is_f_contiguous", "nbytes",
+    "ravel", "reshape", "setitem", "split", "squeeze", "transpose", "view", "shape",
+    "strides", "dtype", "size", "ndim", "stream", "gpu_data", "alloc_size",
+    "__cuda_array_interface__", "__len__",
+}
+
+
+def _strict_device_arrays():
+    """Make the simulator's device arrays refuse what real ones do not have (e.g. a
+    NumPy method like .copy() or np.isfinite on a device array), so such misuse
+    fails here rather than first on a GPU."""
+    from numba.cuda.simulator.cudadrv import devicearray
+
+    fake = devicearray.FakeCUDAArray
+    passthrough = fake.__getattr__
+
+    def __getattr__(self, name):
+        if name not in _DEVICE_ARRAY_API and not name.startswith("_ary"):
+            raise AttributeError(f"a device array has no attribute {name!r} on a real GPU")
+        return passthrough(self, name)
+
+    fake.__getattr__ = __getattr__
+
+
 if SIMULATOR:
     _lock_shared_arrays()
+    _strict_device_arrays()
     # The simulator runs a block's threads as Python threads and polls them
     # at every syncthreads; with the default 5 ms GIL switch interval one
     # barrier costs milliseconds per thread. A short interval is ~10x faster.

@@ -110,8 +110,8 @@ def tile_grid(m, n):
 def address(a):
     """The data address of a device array (or NumPy array), to detect aliasing."""
     iface = getattr(a, "__cuda_array_interface__", None)
-    if iface is None:  # the simulator's arrays wrap NumPy arrays
-        iface = a.__array_interface__
+    if iface is None:  # the simulator's arrays wrap a NumPy array, ._ary
+        iface = getattr(a, "_ary", a).__array_interface__
     return iface["data"][0]
 
 
