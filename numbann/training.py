@@ -270,6 +270,8 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------
 
     def fit(self, x, t, *, epochs, validation_data=None, validation_split=0.0):
+        """Train on x (N, in_features) and t (labels (N,) or targets (N, C)) for *epochs*
+        epochs; returns the :class:`History` (also kept as ``self.history``)."""
         epochs = _positive_int(epochs, "epochs")
         x, t, validation_data = self._split(x, t, validation_data, validation_split)
         train = _Data(self.model, self.loss_fn, x, t, "training data")
@@ -449,10 +451,13 @@ class _ObjectRunner:
 
 
 def evaluate(model, loss_fn, x, t, batch_size=None):
-    """(loss, accuracy) of *model* on (x, t); the loss includes the model's L2 penalty.
+    """(loss, accuracy) of *model* on x (N, in_features) and t (labels (N,) or targets (N, C)).
 
-    Runs compiled for chains of Linear(+activation) layers, in batches of
-    *batch_size* rows (default 1000).
+    loss = loss_fn's reduction over all N rows (e.g. the batch mean of the
+    cross-entropy) plus the model's L2 penalty ½λΣ‖W‖²; accuracy = the fraction
+    of rows whose argmax matches. Runs compiled (on the model's device) for
+    chains of Linear(+activation) layers, in batches of *batch_size* rows
+    (default 1000).
     """
     data = x if isinstance(x, _Data) else _Data(model, loss_fn, x, t, "evaluation data")
     bs = 1000 if batch_size is None else _positive_int(batch_size, "batch_size")
