@@ -121,7 +121,7 @@ def condense(raw, skipped=(), jit=None, interference=None):
         "machine": {k: mi.get(k) for k in (
             "cpu_model", "cpus_usable", "bench_threads", "numba_threads",
             "numba_threading_layer", "thread_env", "thread_pools", "versions", "system",
-            "release", "python_implementation", "python_version", "node")},
+            "release", "python_implementation", "python_version")},
         "cpu": mi.get("cpu", {}).get("brand_raw") or mi.get("cpu_model"),
         "commit": {k: raw.get("commit_info", {}).get(k) for k in ("id", "dirty", "branch")},
         "benchmarks": rows,
