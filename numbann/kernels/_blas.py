@@ -48,39 +48,65 @@ _JIT = dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL, cache=CACHE)
 
 
 @njit(**_JIT)
-def _small_gemm(A, B, C, alpha, beta, trans_a, trans_b):
-    """C ← α·op(A)·op(B) + β·C by loops. With B as stored, row p of C gathers
-    α·op(A)[p, q]·B[q, :] over the nonzero op(A)[p, q]; with Bᵀ each C[p, j] is a
-    contiguous dot product of op(A)[p, :] and B[j, :]."""
+def _small_axpy(A, B, C, alpha, beta):
+    """C ← α·A·B + β·C by loops (A (m, k) of any layout, B (k, n)): row p of C gathers
+    α·A[p, q]·B[q, :] over the nonzero A[p, q]."""
     m, n = C.shape
-    k = A.shape[0] if trans_a else A.shape[1]
     for p in range(m):
         row = C[p]
-        if trans_b:
-            for j in range(n):
-                acc = row.dtype.type(0)
-                for q in range(k):
-                    acc += (A[q, p] if trans_a else A[p, q]) * B[j, q]
-                row[j] = alpha * acc + (beta * row[j] if beta != 0 else 0)
-            continue
         if beta == 0:
             row[:] = 0
         elif beta != 1:
             for j in range(n):
                 row[j] *= beta
-        for q in range(k):
-            a = alpha * (A[q, p] if trans_a else A[p, q])
+        for q in range(A.shape[1]):
+            a = alpha * A[p, q]
             if a != 0:
                 for j in range(n):
                     row[j] += a * B[q, j]
 
 
-@overload(gemm, jit_options=_JIT)
+@njit(**_JIT)
+def _small_dot(A, B, C, alpha, beta):
+    """C ← α·A·Bᵀ + β·C by loops (A (m, k) of any layout, B (n, k)): each C[p, j] is a
+    contiguous dot product of A[p, :] and B[j, :]."""
+    m, n = C.shape
+    for p in range(m):
+        for j in range(n):
+            acc = C.dtype.type(0)
+            for q in range(A.shape[1]):
+                acc += A[p, q] * B[j, q]
+            C[p, j] = alpha * acc + (beta * C[p, j] if beta != 0 else 0)
+
+
+def _literal_bool(ty):
+    return ty.literal_value if isinstance(ty, types.BooleanLiteral) else None
+
+
+@overload(gemm, prefer_literal=True, jit_options=_JIT)
 def _gemm_impl(A, B, C, alpha, beta, trans_a, trans_b):
+    """Specialised on the (literal) transpose flags, so each call site compiles one
+    path: a BLAS call, or for small products a loop."""
     if A.dtype not in _XXGEMM:
         return None
+    trans_a, trans_b = _literal_bool(trans_a), _literal_bool(trans_b)
+    if trans_a is None or trans_b is None:  # flags known only at run time
+        def dispatch(A, B, C, alpha, beta, trans_a, trans_b):
+            if trans_a:
+                if trans_b:
+                    gemm(A, B, C, alpha, beta, True, True)
+                else:
+                    gemm(A, B, C, alpha, beta, True, False)
+            elif trans_b:
+                gemm(A, B, C, alpha, beta, False, True)
+            else:
+                gemm(A, B, C, alpha, beta, False, False)
+
+        return dispatch
     xxgemm, kind = _XXGEMM[A.dtype]
     np_dtype = np.dtype(str(A.dtype))
+    small = _small_dot if trans_b else _small_axpy
+    char_a, char_b = (_T if trans_a else _N), (_T if trans_b else _N)
 
     def impl(A, B, C, alpha, beta, trans_a, trans_b):
         m, n = C.shape
@@ -92,16 +118,16 @@ def _gemm_impl(A, B, C, alpha, beta, trans_a, trans_b):
             for i in range(c.size):
                 c[i] = c[i] * beta if beta != 0 else 0
             return
+        if (k if trans_a else m) < SMALL:
+            small(A.T if trans_a else A, B, C, alpha, beta)
+            return
         scalars = np.empty(2, np_dtype)
         scalars[0] = alpha
         scalars[1] = beta
-        if (m < SMALL and not trans_a) or (k < SMALL and trans_a):
-            _small_gemm(A, B, C, alpha, beta, trans_a, trans_b)
-            return
         # BLAS is column-major: a row-major X is Xᵀ to it, so compute
         # Cᵀ = op(B)ᵀ·op(A)ᵀ, swapping the operands and their roles.
-        xxgemm(kind, _T if trans_b else _N, _T if trans_a else _N, n, m, k,
-               scalars[0:].ctypes, B.ctypes, k if trans_b else n,
-               A.ctypes, m if trans_a else k, scalars[1:].ctypes, C.ctypes, n)
+        xxgemm(kind, char_b, char_a, n, m, k, scalars[0:].ctypes, B.ctypes,
+               k if trans_b else n, A.ctypes, m if trans_a else k, scalars[1:].ctypes,
+               C.ctypes, n)
 
     return impl

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._config import jit
 from ._math import exp, tanh
+from ._memory import copy_into
 
 IDENTITY = 0
 SIGMOID = 1
@@ -112,7 +113,7 @@ def backward_inplace(act, Y, dY):
 def activation_forward(act, X, Y):
     """Y = f(X) for activation code *act*; X and Y (N, C) may be the same array."""
     if Y.ctypes.data != X.ctypes.data:
-        Y[:] = X
+        copy_into(Y, X)
     apply_inplace(act, Y)
 
 
@@ -123,7 +124,7 @@ def activation_backward(act, Y, dY, dX):
     dX may be dY itself.
     """
     if dX.ctypes.data != dY.ctypes.data:
-        dX[:] = dY
+        copy_into(dX, dY)
     backward_inplace(act, Y, dX)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._config import jit
 from ._blas import gemm
+from ._memory import copy_into
 from .activations import apply_inplace, backward_inplace
 
 
@@ -59,7 +60,7 @@ def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx, accumulate):
     array; an empty db means the layer has no bias.
     """
     if dZ.ctypes.data != dA.ctypes.data:
-        dZ[:] = dA
+        copy_into(dZ, dA)
     backward_inplace(act, A, dZ)
     dt = dW.dtype.type
     gemm(X, dZ, dW, dt(1), dt(1) if accumulate else dt(0), True, False)
@@ -79,7 +80,7 @@ def dense_backward_sgd(X, W, b, A, dA, act, dZ, dX, need_dx, lr):
     sgd_step, to float rounding, with less memory traffic.
     """
     if dZ.ctypes.data != dA.ctypes.data:
-        dZ[:] = dA
+        copy_into(dZ, dA)
     backward_inplace(act, A, dZ)
     dt = W.dtype.type
     if need_dx:

@@ -22,6 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._config import jit
+from ._memory import copy_into
 from .dense import dense_backward, dense_backward_sgd, dense_forward
 from .losses import batch_scale, loss_dense
 from .optim import adagrad_step, adam_step, add_scaled, rmsprop_step, sgd_step
@@ -89,7 +90,7 @@ def gather_rows(X, order, lo, out):
             base = order[ahead] * d
             for q in range(0, d, line):
                 prefetch(flat, base + q)
-        out[i] = X[order[lo + i]]
+        copy_into(out[i], X[order[lo + i]])
 
 
 @jit

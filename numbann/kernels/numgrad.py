@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from .._config import jit
+from ._memory import copy_into
 from .activations import SOFTMAX, apply_inplace
 from .dense import add_bias_inplace
 from .losses import row_loss
@@ -81,7 +82,7 @@ def _perturbed_row_loss(layer, k, i, dz, Zs, As, offs, params, w_off, b_off, has
     if acts[layer] == SOFTMAX or layer == n_layers - 1:
         # the whole row of this layer may change: recompute it
         row = buf1[:width]
-        row[:] = Zs[start:start + width]
+        copy_into(row, Zs[start:start + width])
         row[k] += dz
         apply_inplace(acts[layer], row.reshape((1, width)))
         out = _forward_row_from(layer, row, params, w_off, b_off, has_bias, dims, acts,
@@ -138,7 +139,7 @@ def network_numerical_gradient(X, T, params, w_off, b_off, has_bias, dims, acts,
         if has_bias[m]:
             add_bias_inplace(Z, params[b_off[m]:b_off[m] + dims[m + 1]])
         Am = As[offs[m]:offs[m + 1]].reshape((n, dims[m + 1]))
-        Am[:] = Z
+        copy_into(Am, Z)
         apply_inplace(acts[m], Am)
     out = As[offs[n_layers - 1]:].reshape((n, dims[n_layers]))
     base = np.empty(n)
