@@ -14,6 +14,7 @@ PyTorch-like object layer, covering chapters 3 to 6 of
 from . import datasets, functional, gradient, models, optim
 from ._info import show_config
 from ._version import __version__
+from ._warmup import warmup
 from .layers import (
     Identity,
     Linear,
@@ -55,5 +56,5 @@ __all__ = [
     "manual_seed", "Sequential", "gradient_check", "GradCheck", "CrossEntropyLoss",
     "CrossEntropyError", "MSELoss", "SumSquaredError", "BCEWithLogitsLoss", "save", "load",
     "fit", "evaluate", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
-    "TrainingDiverged", "plot",
+    "TrainingDiverged", "plot", "warmup",
 ]

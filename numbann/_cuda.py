@@ -8,12 +8,29 @@ Importing numbann never requires CUDA; asking for ``'cuda'`` without it raises
 
 import os
 
-try:  # pragma: no cover - depends on the installation
-    from numba import cuda
-except ImportError:  # pragma: no cover
-    cuda = None
-
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+_UNSET = object()
+_module = _UNSET
+
+
+def _load():
+    """numba.cuda, imported on first use (it adds ~0.4 s to an import), or None."""
+    global _module
+    if _module is _UNSET:
+        try:  # pragma: no cover - depends on the installation
+            from numba import cuda as module
+        except ImportError:  # pragma: no cover
+            module = None
+        _module = module
+    return _module
+
+
+def __getattr__(name):
+    # ``from numbann._cuda import cuda`` imports Numba's CUDA target only then
+    if name == "cuda":
+        return _load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CudaUnavailableError(RuntimeError):
@@ -22,6 +39,7 @@ class CudaUnavailableError(RuntimeError):
 
 def _provider():
     """Which package provides numba.cuda: 'numba-cuda', 'numba' or None."""
+    cuda = _load()
     if cuda is None:
         return None
     path = getattr(cuda, "__file__", "") or ""
@@ -30,6 +48,7 @@ def _provider():
 
 def cuda_status():
     """Return ``(available, reason)``; *reason* says what is missing, if anything."""
+    cuda = _load()
     if cuda is None:
         return False, "Numba's CUDA target is not installed: pip install 'numbann[cuda]'"
     if SIMULATOR:
@@ -62,4 +81,4 @@ def require_cuda():
     ok, reason = cuda_status()
     if not ok:
         raise CudaUnavailableError(f"device 'cuda' requested but {reason}")
-    return cuda
+    return _load()

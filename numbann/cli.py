@@ -233,6 +233,20 @@ def build_parser():
                     "numbann.show_config()). Include this in bug reports.")
     p.add_argument("--json", action="store_true", help="print as one JSON object")
     p.set_defaults(func=cmd_info)
+
+    # warmup
+    p = sub.add_parser(
+        "warmup", formatter_class=_Formatter,
+        help="compile the training path now (it is cached for later runs)",
+        description="Compile numbann's CPU kernels for training, evaluation and inference "
+                    "and store them in Numba's on-disk cache, so that the first real run "
+                    "starts at once. The compile takes 15-25 s on 2 cores the first time; "
+                    "with a warm cache this command finishes in about a second.")
+    p.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32",
+                   help="the parameter dtype(s) to compile for")
+    p.add_argument("--numerical-gradient", action="store_true",
+                   help="also compile the compiled numerical gradient")
+    p.set_defaults(func=cmd_warmup)
     return parser
 
 
@@ -642,6 +656,15 @@ def cmd_info(args, out):
         print(json.dumps(_jsonable(config_info())))
     else:
         show_config()
+    return 0
+
+
+def cmd_warmup(args, out):
+    from ._warmup import warmup
+
+    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    for name, seconds in warmup(dtypes, args.numerical_gradient).items():
+        print(f"{name}: ready in {seconds:.1f} s")
     return 0
 
 

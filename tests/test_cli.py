@@ -7,6 +7,7 @@ files from $NUMBANN_DATA or ../shared/data and are skipped without them.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -396,7 +397,7 @@ def _actions(parser):
 def test_help_is_complete(capsys):
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"train", "evaluate", "gradcheck", "info"}
+    assert set(commands) == {"train", "evaluate", "gradcheck", "info", "warmup"}
     code, out, _ = run(capsys, "--help")
     assert code == 0
     for name in commands:
@@ -464,3 +465,11 @@ def test_python_m_numbann_subprocess(tmp_path):
     assert json.loads(proc.stdout)["test_accuracy"] > 0.85
     assert "test_acc" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "h.png").stat().st_size > 5000
+
+
+def test_warmup_compiles_and_reports_each_dtype(capsys):
+    code, out, err = run(capsys, "warmup", "--dtype", "both")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["float32", "float64"]
+    assert all(re.fullmatch(r"float(32|64): ready in \d+\.\d s", line) for line in lines)
