@@ -33,6 +33,10 @@ THREADS = int(os.environ.get("NUMBANN_BENCH_THREADS", "2"))
 #: seconds to let other libraries' spinning worker threads go idle before timing
 QUIESCE = float(os.environ.get("NUMBANN_BENCH_QUIESCE", "0.3"))
 
+#: seconds of timed calls a benchmark with rounds="auto" aims at (5 to 30 rounds)
+BUDGET = float(os.environ.get("NUMBANN_BENCH_BUDGET", "4"))
+MIN_ROUNDS, MAX_ROUNDS = 5, 30
+
 #: implementation names, in the order the results list them
 IMPLS = ("numbann", "numbann-objects", "numpy", "torch", "jax", "yardstick")
 
@@ -132,16 +136,28 @@ def measure(benchmark, fn, *, group, impl, rounds=None, setup=None, **info):
 
     The caller has already called fn once (JIT/XLA warm-up and the agreement
     check), so compilation is never timed. With *rounds* the benchmark runs
-    in pedantic mode (one call per round, *setup* before each); otherwise
-    pytest-benchmark calibrates the iterations per round. *info* (shapes,
-    flops, …) goes to ``extra_info`` with the implementation, its version,
-    threads and dtype.
+    in pedantic mode (one call per round, *setup* before each); ``"auto"``
+    times one more call first and takes as many rounds as fill ``BUDGET``
+    seconds (between 5 and 30) — long calls (epochs) get few rounds, short
+    ones enough to ride out a passing disturbance on a shared machine.
+    Otherwise pytest-benchmark calibrates the iterations per round. *info*
+    (shapes, flops, …) goes to ``extra_info`` with the implementation, its
+    version, threads and dtype.
     """
     benchmark.group = group
     if info.get("api") is None:
         info.pop("api", None)
     benchmark.extra_info.update(impl=impl, version=impl_version(impl), threads=THREADS,
                                 dtype="float32", **info)
+    if rounds == "auto":
+        rounds = MIN_ROUNDS
+        if benchmark.enabled:
+            if setup is not None:
+                setup()
+            t0 = time.perf_counter()
+            fn()
+            once = time.perf_counter() - t0
+            rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(BUDGET / max(once, 1e-9))))
     if benchmark.enabled and QUIESCE > 0:
         time.sleep(QUIESCE)
     if rounds is not None:

@@ -21,7 +21,9 @@ then writes ``benchmarks/results.json`` (the condensed figures),
 ``benchmarks/RESULTS.md`` (tables of medians, min/max, rounds, ratios
 numbann/peer and implementation/yardstick, the speed targets, the
 environment and date), ``benchmarks/results.png`` (bar chart) and the
-results table of ``docs/performance.md``. It takes about ten minutes.
+results table of ``docs/performance.md``. It takes about a quarter of an
+hour (each calibrated benchmark samples for up to 2 s; long ones run 5 to 30
+rounds filling about 4 s).
 
 Other uses::
 
@@ -78,7 +80,8 @@ def run_script(script, json_path):
 
 def run_pytest(json_path, extra):
     cmd = [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-enable",
-           "--benchmark-only", "--benchmark-autosave", f"--benchmark-json={json_path}", *extra]
+           "--benchmark-only", "--benchmark-autosave", f"--benchmark-json={json_path}",
+           "--benchmark-max-time=2", *extra]
     print(f"$ {' '.join(cmd)}", flush=True)
     proc = subprocess.Popen(cmd, env=thread_env(), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -192,6 +195,19 @@ def rate(r):
     return "; ".join(notes)
 
 
+def disturbed(rows):
+    """Whether a group looks disturbed: an implementation's median more than 15% below the
+    yardstick's — the matrix products alone cannot be beaten by that much, so one of the two
+    was slowed by something else on the machine."""
+    yard = rows.get("yardstick")
+    if not yard:
+        return False
+    return any(r["median"] < 0.85 * yard["median"] for i, r in rows.items() if i != "yardstick")
+
+
+DISTURBED = " ⚠"
+
+
 def group_table(rows):
     nb_row = numbann_row(rows)
     yard = rows.get("yardstick")
@@ -222,6 +238,7 @@ def summary_table(groups, names):
     for g in names:
         rows = groups[g]
         nb_row = numbann_row(rows)
+        label = g + (DISTURBED if disturbed(rows) else "")
         peers = [rows[p]["median"] for p in PEERS if p in rows]
         best = min(peers) if peers else None
         cells = []
@@ -234,7 +251,7 @@ def summary_table(groups, names):
         vs_peer = fmt_ratio(nb_row["median"] / best) if nb_row and best else "—"
         yard = rows.get("yardstick")
         vs_yard = fmt_ratio(nb_row["median"] / yard["median"]) if nb_row and yard else "—"
-        lines.append(f"| {g} | " + " | ".join(cells) + f" | {vs_peer} | {vs_yard} |")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {vs_peer} | {vs_yard} |")
     return "\n".join(lines)
 
 
@@ -386,7 +403,10 @@ def render_md(data):
         out.append(summary_table(groups, main) + "\n")
         out.append("numbann stands for the compiled engine (`nb.fit`) where it ran, else the "
                    "object API (in bold). The numerical-gradient NumPy figure is extrapolated "
-                   "from a subset of parameters (see its group).\n")
+                   "from a subset of parameters (see its group). ⚠ marks a group where an "
+                   "implementation's median came out more than 15% below the matrix products "
+                   "alone — impossible on a quiet machine, so something else slowed the "
+                   "yardstick (or the others) there: treat that group's ratios with care.\n")
     if by_section.get("kernel"):
         out.append("## Kernels (medians)\n")
         out.append(summary_table(groups, by_section["kernel"]) + "\n")
@@ -398,7 +418,7 @@ def render_md(data):
             continue
         out.append(f"## {titles[sec]}\n")
         for g in by_section[sec]:
-            out.append(f"### {g}\n")
+            out.append(f"### {g}{DISTURBED if disturbed(groups[g]) else ''}\n")
             out.append(group_table(groups[g]) + "\n")
     jit = data.get("jit")
     if jit:

@@ -24,7 +24,6 @@ IMPLS = ("numbann", "numbann-objects", "numpy", "torch", "jax", "yardstick")
 CHECK_BATCHES, QUICK_CHECK_BATCHES = 10, 4
 QUICK_IMAGES = 640
 EVAL_IMAGES = 500
-ROUNDS = 5
 
 _reference = {}
 
@@ -89,7 +88,7 @@ def test_epoch(benchmark, request, mnist_data, quick, impl, net):
     if impl == "yardstick":
         work = GemmWorkload(net, x, net.batch, backward=True)
         work.run()
-        measure(benchmark, work.run, group=group, impl=impl, rounds=ROUNDS,
+        measure(benchmark, work.run, group=group, impl=impl, rounds="auto",
                 workload="matrix products alone", **info)
         return
     batches = QUICK_CHECK_BATCHES if quick else CHECK_BATCHES
@@ -100,4 +99,4 @@ def test_epoch(benchmark, request, mnist_data, quick, impl, net):
     if benchmark.enabled:
         fn()  # warm-up at the full size (JAX compiles a new scan length)
     api = {"numbann": "nb.fit, one epoch", "numbann-objects": "step-by-step loop"}.get(impl)
-    measure(benchmark, fn, group=group, impl=impl, rounds=ROUNDS, api=api, **info)
+    measure(benchmark, fn, group=group, impl=impl, rounds="auto", api=api, **info)

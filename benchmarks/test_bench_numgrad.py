@@ -56,7 +56,7 @@ def test_numerical_gradient(benchmark, request, mnist_data, quick, impl):
 
         got = fn()  # compile (or load from cache) before timing
         np.testing.assert_allclose(got[check_idx], expected, rtol=1e-4, atol=1e-7)
-        measure(benchmark, fn, group=group, impl=impl, rounds=3,
+        measure(benchmark, fn, group=group, impl=impl, rounds="auto",
                 api="model.numerical_gradient", **info)
     else:
         def fn():
@@ -66,4 +66,4 @@ def test_numerical_gradient(benchmark, request, mnist_data, quick, impl):
         np.testing.assert_allclose(got[check_idx], expected, rtol=1e-12, atol=1e-15)
         info.update(subset=int(len(idx)), extrapolate=P / len(idx),
                     note=f"timed on {len(idx)} of {P} parameters, extrapolated x{P / len(idx):.1f}")
-        measure(benchmark, fn, group=group, impl=impl, rounds=3, **info)
+        measure(benchmark, fn, group=group, impl=impl, rounds="auto", **info)
