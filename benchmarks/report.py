@@ -13,7 +13,7 @@ It runs, each in fresh processes with 2 threads pinned for every library
    another's (skip with ``--skip-interference``);
 3. the pytest-benchmark suite, timed: ``python -m pytest benchmarks
    --benchmark-enable --benchmark-only --benchmark-autosave
-   --benchmark-json=…`` (the autosaved run lands in ``.benchmarks/``, so
+   --benchmark-json=… --benchmark-max-time=2`` (the autosaved run lands in ``.benchmarks/``, so
    ``python -m pytest benchmarks --benchmark-enable --benchmark-compare``
    later compares a change against it);
 
@@ -284,7 +284,9 @@ def targets(data, groups):
             r = nb["median"] / yard["median"]
             out.append((f"{label}: ≤ 1.2× the matrix products alone",
                         f"{fmt_time(nb['median'])} = {r:.2f}× yardstick "
-                        f"({fmt_time(yard['median'])})", verdict(r <= 1.2)))
+                        f"({fmt_time(yard['median'])})",
+                        verdict(r <= 1.2) + (" (⚠ disturbed group)" if disturbed(rows)
+                                             else "")))
             slower = [p for p, v in peers.items() if v <= nb["median"]]
             out.append((f"{label}: faster than every peer", context or "no peers ran",
                         verdict(not slower) if peers else "not measured"))
