@@ -15,15 +15,18 @@ This script measures it. The *victim* is numbann's product (Numba ``np.dot``
 ((128, 784) @ (784, 256)); the *aggressor* is the same product through
 NumPy (its own OpenBLAS) or PyTorch. Each scenario runs in a fresh process:
 
-* ``alone``: victim calls back to back after a second of idling;
 * ``after numpy`` / ``after torch``: 0.2 s of aggressor calls, then victim
-  calls, timed in windows of time since the aggressor stopped;
+  calls, timed in windows of time since the aggressor stopped (three times);
 * ``interleaved numpy`` / ``interleaved torch``: aggressor and victim
   alternate call by call (a benchmark loop that mixes libraries);
-* ``numpy after numbann``: the reverse direction.
+* ``numpy after numbann``: the reverse direction (NumPy's product is timed).
 
-…under the default settings and with ``OPENBLAS_THREAD_TIMEOUT=4`` (workers
-sleep at once). Usage::
+Each process first times the victim alone (after a second of idling), and
+reports the scenario's time as a multiple of that — so that a change of the
+machine's load between processes cancels out; each scenario runs in three
+processes and the table gives the median. All of it under the default
+settings and with ``OPENBLAS_THREAD_TIMEOUT=4`` (idle workers sleep at once).
+Usage::
 
     python benchmarks/interference.py            # table on stdout
     python benchmarks/interference.py --json F   # also the raw figures to F
@@ -38,6 +41,9 @@ from subproc import script_main, thread_env, threads
 
 THREADS = str(threads())
 WINDOWS = ((0.0, 0.01), (0.01, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, 0.5))
+
+
+REPEATS = 3
 
 
 def child(scenario):
@@ -67,13 +73,15 @@ def child(scenario):
             torch.mm(ta, tb, out=tc)
         torch_mm()
 
-    def victim():
+    def numbann_dot():
         victim_dot(a, b, c)
 
     def numpy_dot():
         np.dot(a, b, out=c2)
 
-    aggressor = torch_mm if "torch" in scenario else numpy_dot
+    reverse = scenario == "numpy after numbann"
+    victim = numpy_dot if reverse else numbann_dot
+    aggressor = numbann_dot if reverse else torch_mm if "torch" in scenario else numpy_dot
     clock = time.perf_counter
 
     def timed_calls(fn, seconds):
@@ -86,12 +94,11 @@ def child(scenario):
             if t1 > end:
                 return out
 
-    result = {"scenario": scenario}
-    if scenario == "alone":
-        time.sleep(1.0)
-        calls = timed_calls(victim, 0.5)
-        result["median_us"] = 1e6 * float(np.median([d for _, d in calls]))
-    elif scenario.startswith("interleaved"):
+    # the baseline, in this same process just before: the victim alone after idling
+    time.sleep(0.5)
+    base = float(np.median([d for _, d in timed_calls(victim, 0.3)]))
+    result = {"scenario": scenario, "alone_us": 1e6 * base}
+    if scenario.startswith("interleaved"):
         times = []
         end = clock() + 0.5
         while clock() < end:
@@ -99,73 +106,79 @@ def child(scenario):
             t0 = clock()
             victim()
             times.append(clock() - t0)
-        result["median_us"] = 1e6 * float(np.median(times))
-    elif scenario in ("after numpy", "after torch", "numpy after numbann"):
-        first, second = ((victim, numpy_dot) if scenario == "numpy after numbann"
-                         else (aggressor, victim))
+        result["ratio"] = float(np.median(times)) / base
+    else:
         windows = {w: [] for w in WINDOWS}
-        for _ in range(5):
-            time.sleep(1.0)
-            timed_calls(first, 0.2)
+        for _ in range(3):
+            time.sleep(0.6)
+            timed_calls(aggressor, 0.2)
             stop = clock()
-            for t0, d in timed_calls(second, WINDOWS[-1][1]):
+            for t0, d in timed_calls(victim, WINDOWS[-1][1]):
                 for lo, hi in WINDOWS:
                     if lo <= t0 - stop < hi:
                         windows[(lo, hi)].append(d)
-        result["windows_us"] = {f"{int(lo * 1e3)}-{int(hi * 1e3)} ms":
-                                1e6 * float(np.median(v)) if v else None
-                                for (lo, hi), v in windows.items()}
-        if scenario == "numpy after numbann":
-            time.sleep(1.0)
-            result["median_us"] = 1e6 * float(np.median([d for _, d in
-                                                         timed_calls(numpy_dot, 0.5)]))
+        result["windows"] = {f"{int(lo * 1e3)}–{int(hi * 1e3)} ms":
+                             float(np.median(v)) / base if v else None
+                             for (lo, hi), v in windows.items()}
     print(json.dumps(result))
 
 
-SCENARIOS = ("alone", "after numpy", "interleaved numpy", "after torch", "interleaved torch",
+SCENARIOS = ("after numpy", "interleaved numpy", "after torch", "interleaved torch",
              "numpy after numbann")
 SETTINGS = (("default", {}), ("OPENBLAS_THREAD_TIMEOUT=4", {"OPENBLAS_THREAD_TIMEOUT": "4"}))
 
 
-def run_all(have_torch):
+def run_all(have_torch, repeats=REPEATS):
+    """Every scenario under every setting, *repeats* fresh processes each."""
     results = []
     for label, extra in SETTINGS:
         env = thread_env(**extra)
         for scenario in SCENARIOS:
             if "torch" in scenario and not have_torch:
                 continue
-            out = subprocess.run([sys.executable, __file__, "--child", scenario], env=env,
-                                 capture_output=True, text=True, check=True)
-            res = json.loads(out.stdout.strip().splitlines()[-1])
-            res["setting"] = label
-            results.append(res)
+            for _ in range(repeats):
+                out = subprocess.run([sys.executable, __file__, "--child", scenario], env=env,
+                                     capture_output=True, text=True, check=True)
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                res["setting"] = label
+                results.append(res)
     return results
 
 
+def _median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
 def table(results):
-    """Markdown: victim time per scenario and setting, and the slowdown against 'alone'."""
-    lines = []
+    """Markdown: the victim's time in each scenario over its time alone in the same process
+    (median over the repeated processes), per setting."""
     settings = [s for s, _ in SETTINGS]
-    alone = {r["setting"]: r["median_us"] for r in results if r["scenario"] == "alone"}
-    head = "| scenario (victim: numbann's (128,784)@(784,256) product) | " + " | ".join(
-        settings) + " |"
-    lines += [head, "|---|" + "---:|" * len(settings)]
-
-    def cell(r, v):
-        base = alone[r["setting"]] if r["scenario"] != "numpy after numbann" else r["median_us"]
-        return f"{v:.1f} µs ({v / base:.2f}×)" if v is not None else "—"
-
+    lines = ["| scenario | " + " | ".join(settings) + " |", "|---|" + "---:|" * len(settings)]
     rows = {}
+    alone = {}
     for r in results:
-        if "windows_us" in r:
-            for w, v in r["windows_us"].items():
-                name = (f"{r['scenario']}, {w} later" if r["scenario"] != "numpy after numbann"
-                        else f"NumPy's product right after numbann's, {w} later")
-                rows.setdefault(name, {})[r["setting"]] = cell(r, v)
+        who = "numpy" if r["scenario"] == "numpy after numbann" else "numbann"
+        alone.setdefault((who, r["setting"]), []).append(r["alone_us"])
+        if "windows" in r:
+            for w, v in r["windows"].items():
+                name = (f"NumPy's product, {w} after numbann's stopped"
+                        if r["scenario"] == "numpy after numbann"
+                        else f"numbann's product, {w} after {r['scenario'][6:]}'s stopped")
+                rows.setdefault(name, {}).setdefault(r["setting"], []).append(v)
         else:
-            rows.setdefault(r["scenario"], {})[r["setting"]] = cell(r, r["median_us"])
-    for name, cells in rows.items():
-        lines.append(f"| {name} | " + " | ".join(cells.get(s, "—") for s in settings) + " |")
+            name = f"numbann's product alternating call by call with {r['scenario'][12:]}'s"
+            rows.setdefault(name, {}).setdefault(r["setting"], []).append(r["ratio"])
+    for who in ("numbann", "numpy"):
+        cells = [_median(alone.get((who, s), [])) for s in settings]
+        lines.append(f"| {who}'s product alone (µs) | "
+                     + " | ".join(f"{c:.0f} µs" if c else "—" for c in cells) + " |")
+    for name, by_setting in rows.items():
+        cells = [_median(by_setting.get(s, [])) for s in settings]
+        lines.append(f"| {name} | " + " | ".join(f"{c:.2f}×" if c else "—" for c in cells) + " |")
     return "\n".join(lines)
 
 

@@ -449,16 +449,16 @@ INTERFERENCE_NOTE = """\
 NumPy and SciPy each ship their own OpenBLAS (two thread pools), PyTorch its
 own OpenMP runtime; an idle OpenBLAS worker spins for 2^OPENBLAS_THREAD_TIMEOUT
 cycles (default 2^28, about 0.1 s) before sleeping. Measured by
-`benchmarks/interference.py` (fresh process per row): the time of numbann's
-product (SciPy's OpenBLAS) alone, right after another library's products, and
-alternating with them call by call, and in the last rows the reverse
-direction. Alternating libraries call by call is what hurts (the
-"interleaved" rows); once the other library stops, the effect fades within
-a few hundred milliseconds. The suite therefore never alternates libraries
-inside a timed function, waits `NUMBANN_BENCH_QUIESCE` seconds (0.3) before
-each timed benchmark, and keeps OpenBLAS's default timeout (a short one
-makes every product wake sleeping workers; compare the two columns). See
-docs/performance.md.
+`benchmarks/interference.py`: numbann's (128, 784) @ (784, 256) product
+(SciPy's OpenBLAS) right after another library's products (in windows of
+time since they stopped) and alternating with them call by call, and in the
+last rows NumPy's product after numbann's — each as a multiple of the same
+product alone, timed in the same process just before (median of three
+processes). Alternating libraries call by call is what hurts; one after the
+other costs little. The suite therefore never alternates libraries inside a
+timed function and waits `NUMBANN_BENCH_QUIESCE` seconds (0.3) before each
+timed benchmark; it keeps OpenBLAS's default timeout, so that every library
+runs as its users run it. See docs/performance.md.
 
 """
 
