@@ -514,3 +514,19 @@ def test_gemm_all_paths_match_numpy(gemm_kernel, dtype, m, k, trans_a, trans_b, 
         gemm_kernel(A, B, C, dtype(alpha), dtype(beta), trans_a, trans_b)
         np.testing.assert_allclose(C, expect, **{"rtol": 1e-5, "atol": 1e-5}
                                    if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "step"])
+def test_activations_propagate_nan_and_map_infinities(name, dtype):
+    x = np.array([[np.nan, -np.inf, np.inf, 0.0, -3.0, 3.0]], dtype)
+    for bias in (None, np.array([0.0, 0.0, 0.0, 0.0, 1.0, -1.0], dtype)):
+        y = x.copy()
+        if bias is None:
+            A.apply_inplace(A.CODES[name], y)
+            expect = ref.activation(name, x.astype(float))
+        else:
+            A.bias_act_inplace(A.CODES[name], y, bias, True)
+            expect = ref.activation(name, (x + bias).astype(float))
+        expect[0, 0] = np.nan  # NaN in, NaN out for every activation
+        np.testing.assert_allclose(y, expect, rtol=1e-6, atol=1e-7)

@@ -71,6 +71,8 @@ def _exp_impl(x):
             y = zero  # exp underflows to 0 (below the smallest normal float32)
         if x > hi:
             y = inf
+        if x != x:  # NaN in, NaN out (the polynomial would give garbage)
+            y = x
         return y
 
     return impl

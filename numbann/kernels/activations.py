@@ -49,30 +49,48 @@ def sigmoid_scalar(x, one):
 
 
 @jit
+def bias_act_inplace(act, Y, b, has_bias):
+    """Y[i, j] ← f(Y[i, j] + b[j]) in place for Y (N, C) and an activation code
+    (softmax: row-wise, after the bias); without *has_bias*, b is ignored.
+
+    One pass for bias and activation. The stored value is never just the loaded
+    one written back, which keeps LLVM from turning ReLU into masked stores
+    (vmaskmovps is microcoded and slow on AMD CPUs).
+    """
+    n, c = Y.shape
+    zero = Y.dtype.type(0)
+    one = Y.dtype.type(1)
+    for i in range(n):
+        y = Y[i]
+        if act == SIGMOID:
+            for j in range(c):
+                y[j] = sigmoid_scalar(y[j] + (b[j] if has_bias else zero), one)
+        elif act == TANH:
+            for j in range(c):
+                y[j] = tanh(y[j] + (b[j] if has_bias else zero))
+        elif act == RELU:  # NaN stays NaN (a comparison with NaN is false)
+            for j in range(c):
+                v = y[j] + (b[j] if has_bias else zero)
+                y[j] = zero if v <= zero else v
+        elif act == STEP:
+            for j in range(c):
+                v = y[j] + (b[j] if has_bias else zero)
+                y[j] = zero if v <= zero else (one if v > zero else v)
+        elif has_bias:  # identity and softmax
+            for j in range(c):
+                y[j] += b[j]
+    if act == SOFTMAX:
+        softmax_inplace(Y)
+
+
+@jit
 def apply_inplace(act, Y):
-    """Y ← f(Y) in place, for an activation code (softmax: row-wise).
+    """Y ← f(Y) in place, for an activation code and Y (N, C) (softmax: row-wise).
 
     In-place kernels take one array, not an aliased pair: LLVM then knows
     nothing overlaps and vectorises the loop.
     """
-    if act == SOFTMAX:
-        softmax_inplace(Y)
-        return
-    y = Y.reshape(-1)
-    zero = y.dtype.type(0)
-    one = y.dtype.type(1)
-    if act == SIGMOID:
-        for i in range(y.size):
-            y[i] = sigmoid_scalar(y[i], one)
-    elif act == TANH:
-        for i in range(y.size):
-            y[i] = tanh(y[i])
-    elif act == RELU:
-        for i in range(y.size):
-            y[i] = max(y[i], zero)
-    elif act == STEP:
-        for i in range(y.size):
-            y[i] = one if y[i] > zero else zero
+    bias_act_inplace(act, Y, Y[0], False)
 
 
 @jit

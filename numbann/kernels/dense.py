@@ -12,7 +12,7 @@ import numpy as np
 from .._config import jit
 from ._blas import gemm
 from ._memory import copy_into
-from .activations import apply_inplace, backward_inplace
+from .activations import backward_inplace, bias_act_inplace
 
 
 @jit
@@ -32,9 +32,7 @@ def dense_forward(X, W, b, act, A):
     """
     dt = A.dtype.type
     gemm(X, W, A, dt(1), dt(0), False, False)
-    if b.size:
-        add_bias_inplace(A, b)
-    apply_inplace(act, A)
+    bias_act_inplace(act, A, b, b.size > 0)
 
 
 @jit

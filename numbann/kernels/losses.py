@@ -31,18 +31,6 @@ CE_DELTA = 1e-7
 
 
 @jit
-def _log_sum_exp(z):
-    """log Σ_j exp(z_j) by the max trick, in z's dtype."""
-    m = z[0]
-    for j in range(1, z.size):
-        m = max(m, z[j])
-    s = z.dtype.type(0)
-    for j in range(z.size):
-        s += exp(z[j] - m)
-    return m + np.log(s)
-
-
-@jit
 def row_loss(code, y, t, scale, dy, need_grad):
     """One row's unscaled loss for a loss *code*; dy ← scale · ∂row/∂y if need_grad.
 
@@ -55,25 +43,23 @@ def row_loss(code, y, t, scale, dy, need_grad):
     zero, one, s = dt(0), dt(1), dt(scale)
     acc = zero
     if code == SOFTMAX_CE:
+        # one pass for exp(y − max), Σt and Σ t·y; the value is lse·Σt − Σ t·y
+        m = y[0]
+        for j in range(1, y.size):
+            m = max(m, y[j])
+        total = zero
         tsum = zero
-        if need_grad:
-            # exp(y − max) once, kept in dy, serves the value and the gradient
-            m = y[0]
-            for j in range(1, y.size):
-                m = max(m, y[j])
-            total = zero
-            for j in range(y.size):
-                e = exp(y[j] - m)
-                dy[j] = e
-                total += e
-            lse = m + np.log(total)
-            inv_total = one / total
-        else:
-            lse = _log_sum_exp(y)
+        ty = zero
         for j in range(y.size):
-            acc += t[j] * (lse - y[j])
+            e = exp(y[j] - m)
+            if need_grad:
+                dy[j] = e
+            total += e
             tsum += t[j]
+            ty += t[j] * y[j]
+        acc = (m + np.log(total)) * tsum - ty
         if need_grad:
+            inv_total = one / total
             for j in range(y.size):
                 dy[j] = s * (dy[j] * inv_total * tsum - t[j])
     elif code == SQUARED_ERROR:
