@@ -167,8 +167,9 @@ def run_all(attempts=3):
                     proc = subprocess.run([sys.executable, __file__, "--child", what], env=env,
                                           capture_output=True, text=True)
                     if proc.returncode != 0:
-                        raise RuntimeError(f"jit_times child '{what}' ({state}) failed:\n"
-                                           f"{proc.stderr[-3000:]}")
+                        raise RuntimeError(f"jit_times child '{what}' ({state}) failed "
+                                           f"(exit {proc.returncode}):\n{proc.stdout[-2000:]}"
+                                           f"\n{proc.stderr[-3000:]}")
                     out[f"{what}_{state}"] = json.loads(proc.stdout.strip().splitlines()[-1])
             if source_stamp() == stamp:
                 break
