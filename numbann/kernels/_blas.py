@@ -52,18 +52,16 @@ def _small_axpy(A, B, C, alpha, beta):
     """C ← α·A·B + β·C by loops (A (m, k) of any layout, B (k, n)): row p of C gathers
     α·A[p, q]·B[q, :] over the nonzero A[p, q]."""
     m, n = C.shape
-    for p in range(m):
-        row = C[p]
-        if beta == 0:
-            row[:] = 0
-        elif beta != 1:
+    if beta != 1:
+        for p in range(m):
             for j in range(n):
-                row[j] *= beta
+                C[p, j] = C[p, j] * beta if beta != 0 else 0
+    for p in range(m):
         for q in range(A.shape[1]):
             a = alpha * A[p, q]
             if a != 0:
                 for j in range(n):
-                    row[j] += a * B[q, j]
+                    C[p, j] += a * B[q, j]
 
 
 @njit(**_JIT)
