@@ -103,6 +103,14 @@ def run_pytest(json_path, extra):
     return skipped
 
 
+def _row_note(info):
+    """A second label line for a scaled figure: per step of a multi-step call, or
+    extrapolated from a subset."""
+    if "steps_per_call" in info:
+        return f"\n(per step of {info['steps_per_call']})"
+    return "\n(extrapolated)" if "extrapolate" in info else ""
+
+
 # --- condensing --------------------------------------------------------------------------
 
 
@@ -519,8 +527,8 @@ def render_png(data, path):
                 xerr=None if is_rate else [lo, hi], error_kw=dict(lw=0.8, capsize=2))
         ax.set_yticks(list(y))
         ax.set_yticklabels([i.replace("numbann-objects", "numbann objects")
-                            + ("\n(extrapolated)" if "extrapolate" in rows[i]["extra_info"]
-                               else "") for i in impls], fontsize=8)
+                            + _row_note(rows[i]["extra_info"])
+                               for i in impls], fontsize=8)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(unit if is_rate else f"median time per call ({unit}); bars: min–max",

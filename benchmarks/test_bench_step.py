@@ -91,5 +91,5 @@ def test_step(benchmark, request, mnist_data, impl, net, batch):
     api = {"numbann": f"nb.fit over {STEPS} copies of the batch (one compiled call), per step",
            "numbann-objects": "model(x), loss, backward, opt.step()"}.get(impl)
     if impl == "numbann":
-        info["extrapolate"] = 1.0 / STEPS
+        info.update(extrapolate=1.0 / STEPS, steps_per_call=STEPS)
     measure(benchmark, fn, group=group, impl=impl, api=api, **info)
