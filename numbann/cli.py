@@ -466,17 +466,22 @@ def cmd_train(args, out):
 
     t0 = time.perf_counter()
     try:
-        history = nb.fit(model, loss_fn, optimizer, x_train, t_train, epochs=args.epochs,
-                         batch_size=args.batch_size, validation_data=(x_test, t_test),
-                         seed=args.seed, verbose=1 if out.verbose else 0,
-                         callbacks=[_Report()], device=args.device)
+        model.to(args.device)
+        trainer = nb.Trainer(model, loss_fn, optimizer, batch_size=args.batch_size,
+                             seed=args.seed, verbose=1 if out.verbose else 0,
+                             callbacks=[_Report()])
+        trainer.announce_compile = not out.quiet  # a cold first compile takes a while
+        history = trainer.fit(x_train, t_train, epochs=args.epochs,
+                              validation_data=(x_test, t_test))
     except nb.TrainingDiverged as exc:
         raise CLIError(str(exc)) from None
     train_time = time.perf_counter() - t0
     test_loss, test_acc = nb.evaluate(model, loss_fn, x_test, t_test)
     if out.verbose:
+        jit = history.params.get("jit_time")
         out.table(f"engine: {history.params.get('engine')}, {history.params.get('steps')} "
-                  f"steps per epoch, training took {train_time:.2f}s")
+                  f"steps per epoch, training took {train_time:.2f}s"
+                  + (f" (of which {jit:.2f}s compiling or loading the engine)" if jit else ""))
 
     saved = plotted = None
     if args.save:
@@ -502,6 +507,7 @@ def cmd_train(args, out):
         "optimizer": {"name": args.optimizer, **optimizer.hyperparameters},
         "epochs": len(history.epoch), "batch_size": args.batch_size, "seed": args.seed,
         "device": args.device, "engine": history.params.get("engine"),
+        "jit_time": history.params.get("jit_time"),
         # per epoch; History's val_loss/val_accuracy are the test set's here, named so
         "history": {"epoch": [e + 1 for e in history.epoch],
                     "loss": history.history["loss"], "accuracy": history.history["accuracy"],

@@ -9,6 +9,7 @@ paths give the same parameters for the same seed.
 
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,7 +40,10 @@ class History:
     epoch's batches, as Keras reports them), ``val_loss`` and ``val_accuracy``
     (NaN in epochs that were not evaluated) and ``epoch_time`` (seconds);
     ``train_loss_list``: every iteration's loss, as the textbook's loop
-    records it; ``params``: the settings of the run.
+    records it; ``params``: the settings of the run, and ``params["jit_time"]``:
+    the seconds the compiled engine took to compile (or load from the JIT cache)
+    before the first epoch — not part of any ``epoch_time`` (None on the object
+    path).
     """
 
     def __init__(self, params):
@@ -217,7 +221,9 @@ class _Data:
 
 class Trainer:
     """Runs :func:`fit`; keeps ``model``, ``loss_fn``, ``optimizer``, ``history`` and
-    ``engine`` ('compiled' or 'objects'). See :func:`fit` for the arguments."""
+    ``engine`` ('compiled' or 'objects'). See :func:`fit` for the arguments.
+    ``announce_compile`` (default: ``verbose > 0``) says on stderr when the
+    engine's first compile keeps the run waiting."""
 
     def __init__(self, model, loss_fn, optimizer, *, batch_size=100, shuffle=True, seed=None,
                  verbose=1, callbacks=(), eval_every=1, sampling="permutation",
@@ -251,6 +257,7 @@ class Trainer:
         if engine == "compiled" and reason:
             raise ValueError(f"the compiled engine cannot run this: {reason}")
         self.engine = "objects" if (engine == "objects" or reason) else "compiled"
+        self.announce_compile = verbose > 0
         self.stop_training = False
         self.history = None
 
@@ -288,6 +295,7 @@ class Trainer:
             loss=repr(self.loss_fn)))
         runner = _CompiledRunner(self, train) if self.engine == "compiled" else \
             _ObjectRunner(self, train)
+        self.history.params["jit_time"] = runner.prepare(self.announce_compile)
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -401,6 +409,16 @@ class _CompiledRunner:
         self.loss_args = (loss_fn.code, loss_fn.scale_kind, float(loss_fn.scale_value))
         self._order = (None, None)
 
+    def prepare(self, announce):
+        """Compile (or load from the JIT cache) the engine for these argument types by a
+        call that trains on no batch, so that epoch times do not include it; returns
+        its seconds. With *announce*, says so on stderr if it takes more than a moment
+        (a cold compile takes tens of seconds, once per installation)."""
+        start = time.perf_counter()
+        with _notice_if_slow(announce, COMPILE_NOTICE):
+            self.run(np.zeros(1, np.int64), False, 0, 0, np.zeros(1), np.zeros(1, np.int64))
+        return time.perf_counter() - start
+
     def _device_order(self, order, contiguous):
         """The epoch's row order where the engine reads it (uploaded once per epoch)."""
         if contiguous or self.backend.name == "cpu":
@@ -429,6 +447,10 @@ class _ObjectRunner:
 
     def __init__(self, trainer, train):
         self.trainer, self.data = trainer, train
+
+    def prepare(self, announce):
+        """Nothing to prepare: the object path's kernels compile on first use."""
+        return None
 
     def run(self, order, contiguous, lo, hi, losses, correct):
         t = self.trainer
@@ -477,6 +499,41 @@ def evaluate(model, loss_fn, x, t, batch_size=None):
             correct += engine_k.count_correct(y, data.t[lo:lo + bs])
     loss = float(total) * loss_fn.scale(n, c) + model.regularization_loss()
     return loss, float(correct) / n
+
+
+#: what a user waiting for the first compile of the engine is told (after NOTICE_AFTER s)
+COMPILE_NOTICE = ("numbann: compiling the training engine for these array types - once; "
+                  "it is cached for later runs (`numbann warmup` does it ahead of time) ...")
+NOTICE_AFTER = 2.0
+
+
+class _notice_if_slow:
+    """Context manager: print *message* to stderr if the block is still running after
+    NOTICE_AFTER seconds (and how long it took, when it ends); silent unless *enabled*."""
+
+    def __init__(self, enabled, message):
+        self.enabled, self.message, self.shown = enabled, message, False
+
+    def _show(self):
+        self.shown = True
+        print(self.message, file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        self.timer = threading.Timer(NOTICE_AFTER, self._show) if self.enabled else None
+        if self.timer is not None:
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+        if self.shown:
+            print(f"numbann: done in {time.perf_counter() - self.start:.1f}s", file=sys.stderr,
+                  flush=True)
+        return False
 
 
 class _Progress:

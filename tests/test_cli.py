@@ -58,6 +58,30 @@ def assert_one_line_error(err, *needles):
 # --- train ---------------------------------------------------------------------------
 
 
+def test_train_announces_a_slow_first_compile_unless_quiet(capsys, monkeypatch):
+    import time
+
+    from numbann import training
+
+    run_steps = training._CompiledRunner.run
+
+    def slow_when_empty(self, order, contiguous, lo, hi, *rest):
+        if lo == hi:  # the engine's preparing call, standing in for a cold compile
+            time.sleep(0.2)
+        return run_steps(self, order, contiguous, lo, hi, *rest)
+
+    monkeypatch.setattr(training._CompiledRunner, "run", slow_when_empty)
+    monkeypatch.setattr(training, "NOTICE_AFTER", 0.01)
+    code, out, err = run(capsys, "train", *DIGITS)
+    assert code == 0, err
+    assert "compiling the training engine" in err and "numbann warmup" in err
+    code, out, err = run(capsys, "train", *DIGITS, "-q")
+    assert code == 0 and "compiling" not in err + out
+    code, out, err = run(capsys, "train", *DIGITS, "--json", "-q")
+    assert json.loads(out)["jit_time"] >= 0.2
+
+
+
 def test_train_digits_prints_a_table_and_the_test_accuracy(capsys):
     code, out, err = run(capsys, "train", *DIGITS)
     assert code == 0, err
