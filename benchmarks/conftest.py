@@ -75,5 +75,3 @@ def engine():
     if impl_numbann.ENGINE_MISSING:
         pytest.skip(impl_numbann.ENGINE_MISSING)
     return impl_numbann
-
-

@@ -32,6 +32,7 @@ Usage::
     python benchmarks/interference.py --json F   # also the raw figures to F
 """
 
+import functools
 import json
 import subprocess
 import sys
@@ -69,8 +70,7 @@ def child(scenario):
         torch.set_num_threads(int(THREADS))
         ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c2)
 
-        def torch_mm():
-            torch.mm(ta, tb, out=tc)
+        torch_mm = functools.partial(torch.mm, ta, tb, out=tc)
         torch_mm()
 
     def numbann_dot():

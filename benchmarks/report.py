@@ -305,7 +305,7 @@ def targets(data, groups):
             objs = rows.get("numbann-objects")
             out.append((f"{label}: ≤ 1.2× the matrix products alone",
                         "engine not measured" + (f" (object API: {fmt_time(objs['median'])})"
-                                                  if objs else ""), "not measured"))
+                                                 if objs else ""), "not measured"))
     g = find_group(groups, "step 784-50-10", "batch 1")
     rows = groups.get(g, {})
     nb = rows.get("numbann")
@@ -528,7 +528,7 @@ def render_png(data, path):
         ax.set_yticks(list(y))
         ax.set_yticklabels([i.replace("numbann-objects", "numbann objects")
                             + _row_note(rows[i]["extra_info"])
-                               for i in impls], fontsize=8)
+                            for i in impls], fontsize=8)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(unit if is_rate else f"median time per call ({unit}); bars: min–max",

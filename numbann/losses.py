@@ -174,7 +174,7 @@ class BCEWithLogitsLoss(Loss):
 
 
 LOSSES = {cls.__name__: cls for cls in (CrossEntropyLoss, CrossEntropyError, MSELoss,
-                                         SumSquaredError, BCEWithLogitsLoss)}
+                                        SumSquaredError, BCEWithLogitsLoss)}
 
 
 def loss_from_config(cfg):

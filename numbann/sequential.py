@@ -264,7 +264,7 @@ class Sequential(Module):
         if self.weight_decay_lambda:
             for layer in self.linears:
                 bk.kernels.optim.add_scaled(layer.weight.grad, layer.weight.data,
-                                             self.weight_decay_lambda)
+                                            self.weight_decay_lambda)
         return g if return_input_grad else None
 
     def regularization_loss(self):

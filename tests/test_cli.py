@@ -81,7 +81,6 @@ def test_train_announces_a_slow_first_compile_unless_quiet(capsys, monkeypatch):
     assert json.loads(out)["jit_time"] >= 0.2
 
 
-
 def test_train_digits_prints_a_table_and_the_test_accuracy(capsys):
     code, out, err = run(capsys, "train", *DIGITS)
     assert code == 0, err

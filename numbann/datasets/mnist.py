@@ -235,7 +235,7 @@ _SETS = {
             "Fashion-MNIST",
             (
                 "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-                "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+                "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",  # noqa: E501
             ),
             gz_md5=_by_file(
                 "8d4fb7e6c68d591d4c3dfef9ec88bf0d",

@@ -33,6 +33,7 @@ ADAGRAD = 1  # lr, lr_decay, weight_decay, eps
 RMSPROP = 2  # lr, alpha, eps, weight_decay, momentum, centered
 ADAM = 3  # lr, beta1, beta2, eps, weight_decay, amsgrad
 
+
 @jit
 def optimizer_step(code, hyper, params, grads, state, step):
     """One update of the whole flat buffer; *state* is (k, P), rows as the optimizer

@@ -97,4 +97,3 @@ def test_adam_matches_torch_rule_reference(rng):
         p = ref.adam(p, g, state, lr=1e-2, amsgrad=True)
         gpu.adam_step(gp, dev(g), m, v, vmax, 1e-2, 0.9, 0.999, 1e-8, 0.0, step, True)
     close(host(gp), p, np.float64)
-

@@ -33,16 +33,16 @@ def optimizer_step(code, hyper, params, grads, state, step, stream=0):
     """One update launch over the flat buffers; *state* is (k, P) on the device."""
     if code == SGD:
         _optim.sgd_step(params, grads, state[0], hyper[0], hyper[1], hyper[2], hyper[4] != 0.0,
-                       hyper[3], step == 1, stream)
+                        hyper[3], step == 1, stream)
     elif code == ADAGRAD:
         _optim.adagrad_step(params, grads, state[0], hyper[0], hyper[1], hyper[2], hyper[3], step,
-                           stream)
+                            stream)
     elif code == RMSPROP:
         _optim.rmsprop_step(params, grads, state[0], state[1], state[2], hyper[0], hyper[1],
-                           hyper[2], hyper[3], hyper[4], hyper[5] != 0.0, stream)
+                            hyper[2], hyper[3], hyper[4], hyper[5] != 0.0, stream)
     elif code == ADAM:
         _optim.adam_step(params, grads, state[0], state[1], state[2], hyper[0], hyper[1],
-                        hyper[2], hyper[3], hyper[4], step, hyper[5] != 0.0, stream)
+                         hyper[2], hyper[3], hyper[4], step, hyper[5] != 0.0, stream)
     else:
         raise ValueError(f"unknown optimizer code {code}")
 
@@ -123,8 +123,8 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
             h_in = Xb if m == 0 else layers.A[m - 1][:n]
             d_prev = layers.dA[m - 1][:n] if m > 0 else None
             _dense.dense_backward(h_in, layers.W[m], layers.A[m][:n], layers.dA[m][:n],
-                                 int(acts[m]), layers.dA[m][:n], layers.dW[m], layers.db[m],
-                                 d_prev, m > 0, False)
+                                  int(acts[m]), layers.dA[m][:n], layers.dW[m], layers.db[m],
+                                  d_prev, m > 0, False)
         optimizer_step(opt_code, hyper, params, grads, state, step + k - first_batch + 1)
         return n
 

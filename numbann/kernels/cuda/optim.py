@@ -168,4 +168,4 @@ def add_scaled(y, x, a, stream=0):
     flat_y = y.reshape(y.size) if y.ndim != 1 else y
     flat_x = x.reshape(x.size) if x.ndim != 1 else x
     kernels(y.dtype).add_scaled[blocks_for(y.size), THREADS, stream](flat_y, flat_x,
-                                                                      y.dtype.type(a))
+                                                                     y.dtype.type(a))
