@@ -1,7 +1,11 @@
 """The repository keeps its promises: README commands, CI script, version."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import numbann
 
@@ -37,3 +41,11 @@ def test_show_config_reports_versions_threads_and_cuda(capsys):
     assert re.search(r"^threads\s+\d+$", out, re.M)
     assert re.search(r"^threading layer\s+\S", out, re.M)
     assert re.search(r"^cuda\s+(available|not available): \S", out, re.M)
+
+
+def test_the_code_passes_the_linter():
+    """ruff (in the test extra) with the settings in pyproject.toml, over the whole tree."""
+    pytest.importorskip("ruff", reason="ruff is in the test extra: pip install -e '.[test]'")
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

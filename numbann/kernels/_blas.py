@@ -41,7 +41,7 @@ def gemm(A, B, C, alpha, beta, trans_a, trans_b):
     """
     a = A.T if trans_a else A
     b = B.T if trans_b else B
-    C[...] = alpha * (a @ b) + (beta * C if beta != 0 else 0)  # noqa: the compiled twin is below
+    C[...] = alpha * (a @ b) + (beta * C if beta != 0 else 0)  # compiled twin: below
 
 
 _JIT = dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL, cache=CACHE)
