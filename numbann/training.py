@@ -295,7 +295,8 @@ class Trainer:
             loss=repr(self.loss_fn)))
         runner = _CompiledRunner(self, train) if self.engine == "compiled" else \
             _ObjectRunner(self, train)
-        self.history.params["jit_time"] = runner.prepare(self.announce_compile)
+        self.history.params["jit_time"] = runner.prepare(self.announce_compile,
+                                                         evaluation=val is not None)
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -409,14 +410,19 @@ class _CompiledRunner:
         self.loss_args = (loss_fn.code, loss_fn.scale_kind, float(loss_fn.scale_value))
         self._order = (None, None)
 
-    def prepare(self, announce):
+    def prepare(self, announce, evaluation=False):
         """Compile (or load from the JIT cache) the engine for these argument types by a
-        call that trains on no batch, so that epoch times do not include it; returns
-        its seconds. With *announce*, says so on stderr if it takes more than a moment
+        call that trains on no batch — and with *evaluation* (CPU), the evaluation
+        kernel on no rows —, so that epoch times do not include it; returns its
+        seconds. With *announce*, says so on stderr if it takes more than a moment
         (a cold compile takes tens of seconds, once per installation)."""
         start = time.perf_counter()
         with _notice_if_slow(announce, COMPILE_NOTICE):
             self.run(np.zeros(1, np.int64), False, 0, 0, np.zeros(1), np.zeros(1, np.int64))
+            if evaluation and self.backend.name == "cpu":
+                self.backend.kernels.engine.evaluate_rows(
+                    self.x[:0], self.t[:0], 1, self.trainer.model.flat_parameters, *self.plan,
+                    self.loss_args[0], self.work)
         return time.perf_counter() - start
 
     def _device_order(self, order, contiguous):
@@ -448,7 +454,7 @@ class _ObjectRunner:
     def __init__(self, trainer, train):
         self.trainer, self.data = trainer, train
 
-    def prepare(self, announce):
+    def prepare(self, announce, evaluation=False):
         """Nothing to prepare: the object path's kernels compile on first use."""
         return None
 

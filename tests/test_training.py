@@ -143,6 +143,7 @@ def test_engine_compiles_before_the_first_epoch_and_trains_nothing_doing_so(digi
     runner = training._CompiledRunner(trainer, training._Data(model, trainer.loss_fn, x, t, "x"))
     before = model.flat_parameters.copy()
     assert runner.prepare(0) >= 0
+    assert runner.prepare(0, evaluation=True) >= 0  # also the evaluation kernel, on no rows
     np.testing.assert_array_equal(model.flat_parameters, before)
     assert opt.step_count == 0
 
