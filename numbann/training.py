@@ -420,9 +420,8 @@ class _CompiledRunner:
         with _notice_if_slow(announce, COMPILE_NOTICE):
             self.run(np.zeros(1, np.int64), False, 0, 0, np.zeros(1), np.zeros(1, np.int64))
             if evaluation and self.backend.name == "cpu":
-                self.backend.kernels.engine.evaluate_rows(
-                    self.x[:0], self.t[:0], 1, self.trainer.model.flat_parameters, *self.plan,
-                    self.loss_args[0], self.work)
+                _evaluate_rows(self.trainer.model, self.trainer.loss_fn, self.plan,
+                               self.x[:0], self.t[:0], 1)
         return time.perf_counter() - start
 
     def _device_order(self, order, contiguous):
@@ -493,10 +492,7 @@ def evaluate(model, loss_fn, x, t, batch_size=None):
     n, c = data.n, model.out_features
     plan = model.network_plan()
     if plan is not None:
-        bk = model.backend
-        work = bk.empty(int(engine_k.work_offsets(plan[3], bs)[-1]), model.dtype)
-        total, correct = bk.kernels.engine.evaluate_rows(*data.on(bk), bs, model.flat_parameters,
-                                                         *plan, loss_fn.code, work)
+        total, correct = _evaluate_rows(model, loss_fn, plan, *data.on(model.backend), bs)
     else:
         total, correct = 0.0, 0
         for lo in range(0, n, bs):
@@ -505,6 +501,15 @@ def evaluate(model, loss_fn, x, t, batch_size=None):
             correct += engine_k.count_correct(y, data.t[lo:lo + bs])
     loss = float(total) * loss_fn.scale(n, c) + model.regularization_loss()
     return loss, float(correct) / n
+
+
+def _evaluate_rows(model, loss_fn, plan, x, t, batch_size):
+    """(Σ row losses, correct rows) of x, t (on the model's device) by the compiled
+    kernel, in batches of *batch_size* rows."""
+    bk = model.backend
+    work = bk.empty(int(engine_k.work_offsets(plan[3], batch_size)[-1]), model.dtype)
+    return bk.kernels.engine.evaluate_rows(x, t, batch_size, model.flat_parameters, *plan,
+                                           loss_fn.code, work)
 
 
 #: what a user waiting for the first compile of the engine is told (after NOTICE_AFTER s)
