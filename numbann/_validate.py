@@ -6,9 +6,30 @@ them passes through these helpers first, which convert what can be converted
 ``ValueError`` naming the argument and the problem otherwise.
 """
 
+import numbers
+
 import numpy as np
 
 from ._config import FLOAT_DTYPES
+
+
+def float_dtype(dtype, name="dtype"):
+    """*dtype* as np.dtype if it is float32 or float64; TypeError naming it otherwise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
+def positive_int(value, name):
+    """*value* as an int if it is an integer ≥ 1 (Python or NumPy, not a bool); else
+    ValueError naming *name*."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def as_float_array(x, name="x", dtype=None, ndim=None):
@@ -24,9 +45,7 @@ def as_float_array(x, name="x", dtype=None, ndim=None):
     if kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     if dtype is not None:
-        target = np.dtype(dtype)
-        if target not in FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {target}")
+        target = float_dtype(dtype)
     elif arr.dtype in FLOAT_DTYPES:
         target = arr.dtype
     elif arr.dtype == np.float16:
