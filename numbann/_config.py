@@ -31,14 +31,17 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 ERROR_MODEL = "numpy"
 
 
+#: options of every compiled CPU function, also for ``@overload(jit_options=…)``
+JIT_OPTIONS = dict(cache=CACHE, fastmath=set(FASTMATH), error_model=ERROR_MODEL, nogil=True)
+
+
 def jit(func=None, *, parallel=False, exact=False):
     """``numba.njit`` with the project's flags (cache, fastmath, error model, parallel).
 
     ``exact=True`` compiles without fastmath, for code whose meaning depends on
     IEEE rules that reassociation may fold away (e.g. x − x being NaN for inf).
     """
-    options = dict(cache=CACHE, fastmath=set() if exact else set(FASTMATH),
-                   error_model=ERROR_MODEL, parallel=parallel, nogil=True)
+    options = dict(JIT_OPTIONS, fastmath=set() if exact else set(FASTMATH), parallel=parallel)
     if func is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(func)

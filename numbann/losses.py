@@ -30,6 +30,12 @@ class Loss:
     def __init__(self):
         self._grad = None
 
+    def spec(self, l2_lambda=0.0):
+        """The loss as the training engine takes it (:class:`numbann.kernels.losses.LossSpec`),
+        with the model's L2 penalty λ."""
+        return loss_k.LossSpec(int(self.code), int(self.scale_kind), float(self.scale_value),
+                               float(l2_lambda))
+
     def scale(self, n, c):
         """The factor in front of Σ rows for a batch of n rows of c outputs."""
         return loss_k.batch_scale(self.scale_kind, self.scale_value, n, c)

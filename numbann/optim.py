@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .device import backend_of
-from .kernels import engine as engine_k
+from .kernels import optim as optim_k
 from .layers import Parameter
 
 __all__ = ["Optimizer", "SGD", "Momentum", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam"]
@@ -34,21 +34,19 @@ def _nonneg(value, what):
     return float(value)
 
 
-def _host(arr):
-    return arr.copy_to_host() if hasattr(arr, "copy_to_host") else arr
-
-
 class Optimizer:
     """Base class: parameter list, flat state, zero_grad, step, state dicts.
 
-    Subclasses list their state arrays in ``STATE_ROWS`` (in the order the
-    compiled engine expects), say which are in use in ``_state_names()``, and
-    implement ``_update(data, grad, state)`` (one kernel call on 1-D arrays)
-    and ``engine_spec()``. The state lives in one (len(STATE_ROWS), P) array;
-    ``state`` maps the names in use to its rows.
+    Subclasses name their rule's hyperparameter tuple in ``HYPER`` (from
+    :mod:`numbann.kernels.optim`, which also orders the state rows:
+    ``HYPER.ROWS``), say which rows are in use in ``_state_names()`` and build
+    the tuple in :meth:`kernel_hyper`. The state lives in one (len(ROWS), P)
+    array; ``state`` maps the names in use to its rows. A step is one kernel
+    call per segment (one for a model's flat buffer), the same update the
+    compiled training engine runs.
     """
 
-    STATE_ROWS = ()
+    HYPER = None
 
     def __init__(self, params, **hyper):
         params = list(params)
@@ -76,11 +74,11 @@ class Optimizer:
         """Allocate the state rows on the parameters' device (copying *values* in)."""
         used = self._state_names()
         size = sum(p.size for p in self.params) if used else 0
-        rows = np.zeros((max(1, len(self.STATE_ROWS)), size), dtype)
+        rows = np.zeros((len(self.HYPER.ROWS), size), dtype)
         if values is not None:
             rows[...] = values
         self.state_rows = self.backend.from_host(rows)
-        self.state = {name: self.state_rows[i] for i, name in enumerate(self.STATE_ROWS)
+        self.state = {name: self.state_rows[i] for i, name in enumerate(self.HYPER.ROWS)
                       if name in used}
 
     def _state_names(self):
@@ -103,13 +101,15 @@ class Optimizer:
         return None
 
     def segments(self):
-        """(data, grad, state-slice) triples of 1-D arrays the update runs over."""
+        """(data, grad, state) triples the update runs over: 1-D data and gradient and
+        the (k, size) state columns that belong to them."""
         buf = self._flat_buffer()
         if buf is not None:
-            return [(buf.data, buf.grad, slice(0, buf.size))]
+            return [(buf.data, buf.grad, self.state_rows)]
         out, offset = [], 0
         for p in self.params:
-            out.append((p.data.reshape(-1), p.grad.reshape(-1), slice(offset, offset + p.size)))
+            out.append((p.data.reshape(-1), p.grad.reshape(-1),
+                        self.state_rows[:, offset:offset + p.size]))
             offset += p.size
         return out
 
@@ -127,23 +127,31 @@ class Optimizer:
         was created."""
         dtype, bk = self.params[0].dtype, self.backend
         if self.state_rows.dtype != dtype or backend_of(self.state_rows) is not bk:
-            self._allocate_state(dtype, _host(self.state_rows))
+            self._allocate_state(dtype, backend_of(self.state_rows).to_host(self.state_rows))
+
+    def kernel_hyper(self):  # pragma: no cover - abstract
+        """The rule's hyperparameters as the kernels take them (a ``HYPER`` tuple)."""
+        raise NotImplementedError
 
     def step(self):
         """Update every parameter once from its ``.grad``."""
         self.sync_state()
         self.step_count += 1
-        for data, grad, sl in self.segments():
-            self._update(data, grad, {name: arr[sl] for name, arr in self.state.items()})
+        hyper, update = self.kernel_hyper(), self.backend.kernels.optim.optimizer_step
+        for data, grad, state in self.segments():
+            update(hyper, data, grad, state, self.step_count)
 
-    def _update(self, data, grad, state):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def record_steps(self, count):
+        """Count *count* updates that the compiled engine made with this optimizer's rule
+        and state (the step count drives bias corrections and decays)."""
+        self.step_count += int(count)
 
     def state_dict(self):
         """{'type', 'hyperparameters', 'step', 'state': {name: flat NumPy array copy}}."""
+        host = self.backend.to_host
         return {"type": type(self).__name__, "hyperparameters": self.hyperparameters,
                 "step": self.step_count,
-                "state": {name: np.array(_host(arr)) for name, arr in self.state.items()}}
+                "state": {name: np.array(host(arr)) for name, arr in self.state.items()}}
 
     def load_state_dict(self, state_dict):
         """Restore hyperparameters, step count and state saved by :meth:`state_dict`."""
@@ -191,22 +199,14 @@ class SGD(Optimizer):
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=bool(nesterov))
 
-    STATE_ROWS = ("momentum_buffer",)
+    HYPER = optim_k.SGDHyper
 
-    def engine_spec(self):
-        """(engine_k.SGD, [lr, momentum, dampening, weight_decay, nesterov]): the update
-        code and hyperparameters (floats) the compiled training engine takes."""
-        return engine_k.SGD, [self.lr, self.momentum, self.dampening, self.weight_decay,
-                              float(self.nesterov)]
+    def kernel_hyper(self):
+        return self.HYPER(float(self.lr), float(self.momentum), float(self.dampening),
+                          float(self.weight_decay), bool(self.nesterov))
 
     def _state_names(self):
         return ("momentum_buffer",) if self.momentum else ()
-
-    def _update(self, data, grad, state):
-        buf = state.get("momentum_buffer", data[:0])
-        self.backend.kernels.optim.sgd_step(data, grad, buf, self.lr, self.momentum,
-                                            self.dampening, self.nesterov, self.weight_decay,
-                                            self.step_count == 1)
 
 
 class Momentum(SGD):
@@ -229,21 +229,17 @@ class AdaGrad(Optimizer):
                                               "initial_accumulator_value value"),
             eps=_nonneg(eps, "epsilon value"))
 
-    STATE_ROWS = ("sum",)
+    HYPER = optim_k.AdaGradHyper
 
-    def engine_spec(self):
-        """(engine_k.ADAGRAD, [lr, lr_decay, weight_decay, eps]) for the training engine."""
-        return engine_k.ADAGRAD, [self.lr, self.lr_decay, self.weight_decay, self.eps]
+    def kernel_hyper(self):
+        return self.HYPER(float(self.lr), float(self.lr_decay), float(self.weight_decay),
+                          float(self.eps))
 
     def _state_names(self):
         return ("sum",)
 
     def _init_state(self):
-        self.state["sum"][...] = self.initial_accumulator_value
-
-    def _update(self, data, grad, state):
-        self.backend.kernels.optim.adagrad_step(data, grad, state["sum"], self.lr, self.lr_decay,
-                                                self.weight_decay, self.eps, self.step_count)
+        self.backend.fill(self.state["sum"], self.initial_accumulator_value)
 
 
 class RMSProp(Optimizer):
@@ -259,13 +255,11 @@ class RMSProp(Optimizer):
                          weight_decay=_nonneg(weight_decay, "weight_decay value"),
                          momentum=_nonneg(momentum, "momentum value"), centered=bool(centered))
 
-    STATE_ROWS = ("square_avg", "grad_avg", "momentum_buffer")
+    HYPER = optim_k.RMSPropHyper
 
-    def engine_spec(self):
-        """(engine_k.RMSPROP, [lr, alpha, eps, weight_decay, momentum, centered]) for the
-        training engine."""
-        return engine_k.RMSPROP, [self.lr, self.alpha, self.eps, self.weight_decay,
-                                  self.momentum, float(self.centered)]
+    def kernel_hyper(self):
+        return self.HYPER(float(self.lr), float(self.alpha), float(self.eps),
+                          float(self.weight_decay), float(self.momentum), bool(self.centered))
 
     def _state_names(self):
         names = ["square_avg"]
@@ -274,12 +268,6 @@ class RMSProp(Optimizer):
         if self.momentum > 0:
             names.append("momentum_buffer")
         return tuple(names)
-
-    def _update(self, data, grad, state):
-        self.backend.kernels.optim.rmsprop_step(
-            data, grad, state["square_avg"], state.get("grad_avg", data[:0]),
-            state.get("momentum_buffer", data[:0]), self.lr, self.alpha, self.eps,
-            self.weight_decay, self.momentum, self.centered)
 
 
 class Adam(Optimizer):
@@ -301,22 +289,14 @@ class Adam(Optimizer):
                          weight_decay=_nonneg(weight_decay, "weight_decay value"),
                          amsgrad=bool(amsgrad))
 
-    STATE_ROWS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    HYPER = optim_k.AdamHyper
 
-    def engine_spec(self):
-        """(engine_k.ADAM, [lr, beta1, beta2, eps, weight_decay, amsgrad]) for the training
-        engine."""
-        return engine_k.ADAM, [self.lr, self.betas[0], self.betas[1], self.eps,
-                               self.weight_decay, float(self.amsgrad)]
+    def kernel_hyper(self):
+        return self.HYPER(float(self.lr), float(self.betas[0]), float(self.betas[1]),
+                          float(self.eps), float(self.weight_decay), bool(self.amsgrad))
 
     def _state_names(self):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
-
-    def _update(self, data, grad, state):
-        self.backend.kernels.optim.adam_step(
-            data, grad, state["exp_avg"], state["exp_avg_sq"],
-            state.get("max_exp_avg_sq", data[:0]), self.lr, self.betas[0], self.betas[1],
-            self.eps, self.weight_decay, self.step_count, self.amsgrad)
 
 
 #: torch's spellings

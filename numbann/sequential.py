@@ -9,6 +9,7 @@ from . import _validate as v
 from .device import device_name, get_backend
 from .kernels import activations as act_k
 from .kernels.numgrad import network_numerical_gradient
+from .kernels.plan import make_plan
 from .layers import (
     ACTIVATIONS,
     Activation,
@@ -310,20 +311,18 @@ class Sequential(Module):
     # --- numerical gradient ----------------------------------------------------------
 
     def network_plan(self):
-        """(w_off, b_off, has_bias, dims, acts) describing a chain of Linear(+activation)
-        stages for the compiled kernels, or None if the model is not such a chain."""
+        """The layout of this chain of Linear(+activation) stages in the flat buffer, as
+        the compiled kernels read it (:mod:`numbann.kernels.plan`), or None if the
+        model is not such a chain."""
         if any(stage.linear is None for stage in self.stages):
             return None
-        w_off, b_off, has_bias, dims, acts = [], [], [], [self.in_features], []
+        layers = []
         for stage in self.stages:
             layer = self.layers[stage.linear]
-            w_off.append(layer.weight._offset)
-            b_off.append(layer.bias._offset if layer.bias is not None else 0)
-            has_bias.append(layer.bias is not None)
-            dims.append(layer.out_features)
-            acts.append(stage.act_code)
-        as_int = lambda seq: np.array(seq, np.int64)  # noqa: E731
-        return as_int(w_off), as_int(b_off), np.array(has_bias), as_int(dims), as_int(acts)
+            layers.append((layer.weight._offset,
+                           layer.bias._offset if layer.bias is not None else None,
+                           layer.in_features, layer.out_features, stage.act_code))
+        return make_plan(layers)
 
     def numerical_gradient(self, x, t, loss_fn, h=1e-4):
         """Central-difference gradient (L(w + h) − L(w − h)) / 2h of ``loss_fn(model(x), t)``
@@ -343,7 +342,7 @@ class Sequential(Module):
         params = self.backend.to_host(self._buffer.data).astype(np.float64)
         grad = np.empty_like(params)
         if plan is not None:
-            network_numerical_gradient(x64, targets, params, *plan, loss_fn.code,
+            network_numerical_gradient(x64, targets, params, plan, loss_fn.code,
                                        loss_fn.scale(n, c), float(h), grad)
         else:
             grad = self._numerical_gradient_loop(x64, targets, loss_fn, h)

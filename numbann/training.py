@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .kernels import engine as engine_k
+from .kernels.plan import work_offsets
 from .losses import Loss
 from .optim import Optimizer
 from .sequential import Sequential
@@ -266,7 +267,7 @@ class Trainer:
         if self.model.network_plan() is None:
             return "the model is not a chain of Linear layers each followed by at most one " \
                    "activation"
-        if not hasattr(self.optimizer, "engine_spec"):
+        if self.optimizer.HYPER not in self.model.backend.kernels.optim.UPDATES:
             return f"{type(self.optimizer).__name__} has no compiled update"
         if self.optimizer._flat_buffer() is not self.model._buffer:
             return "the optimizer does not cover exactly the model's parameters"
@@ -401,13 +402,8 @@ class _CompiledRunner:
         self.backend = bk = model.backend
         self.x, self.t = train.on(bk)
         self.plan = model.network_plan()
-        dims, bs, dtype = self.plan[3], trainer.batch_size, model.dtype
-        self.xbuf = bk.empty(bs * dims[0], dtype)
-        self.tbuf = bk.empty(bs * dims[-1], dtype)
-        size = int(engine_k.work_offsets(dims, bs)[-1])
-        self.work, self.dwork = bk.empty(size, dtype), bk.empty(size, dtype)
-        loss_fn = trainer.loss_fn
-        self.loss_args = (loss_fn.code, loss_fn.scale_kind, float(loss_fn.scale_value))
+        self.workspace = engine_k.workspace(self.plan, trainer.batch_size, model.dtype, bk.empty)
+        self.loss = trainer.loss_fn.spec(model.weight_decay_lambda)
         self._order = (None, None)
 
     def prepare(self, announce, evaluation=False):
@@ -435,15 +431,13 @@ class _CompiledRunner:
     def run(self, order, contiguous, lo, hi, losses, correct):
         t, model, opt = self.trainer, self.trainer.model, self.trainer.optimizer
         opt.sync_state()
-        code, hyper = opt.engine_spec()
-        done = self.backend.kernels.engine.train_steps(
-            self.x, self.t, self._device_order(order, contiguous), contiguous, t.batch_size,
-            lo, hi,
-            model.flat_parameters, model.flat_gradients, *self.plan, *self.loss_args,
-            float(model.weight_decay_lambda), code, np.array(hyper, np.float64),
-            opt.state_rows, opt.step_count, self.xbuf, self.tbuf, self.work, self.dwork,
-            losses, correct)
-        opt.step_count += done
+        batches = engine_k.Batches(self.x, self.t, self._device_order(order, contiguous),
+                                   bool(contiguous), t.batch_size)
+        net = engine_k.Network(model.flat_parameters, model.flat_gradients, self.plan)
+        state = engine_k.OptimizerState(opt.kernel_hyper(), opt.state_rows, opt.step_count)
+        done = self.backend.kernels.engine.train_steps(batches, lo, hi, net, self.loss, state,
+                                                       self.workspace, losses, correct)
+        opt.record_steps(done)
         return done
 
 
@@ -507,8 +501,8 @@ def _evaluate_rows(model, loss_fn, plan, x, t, batch_size):
     """(Σ row losses, correct rows) of x, t (on the model's device) by the compiled
     kernel, in batches of *batch_size* rows."""
     bk = model.backend
-    work = bk.empty(int(engine_k.work_offsets(plan[3], batch_size)[-1]), model.dtype)
-    return bk.kernels.engine.evaluate_rows(x, t, batch_size, model.flat_parameters, *plan,
+    work = bk.empty(int(work_offsets(plan, batch_size)[-1]), model.dtype)
+    return bk.kernels.engine.evaluate_rows(x, t, batch_size, model.flat_parameters, plan,
                                            loss_fn.code, work)
 
 

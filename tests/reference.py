@@ -82,6 +82,18 @@ def cross_entropy_error(y, t, delta=1e-7):
     return loss, -T / (y + delta) / n
 
 
+def loss_scale(code, n, c, squared_scale):
+    """The factor in front of Σ rows for numbann's loss codes (numbann.kernels.losses):
+    1/N for the cross-entropies, 1/(N·C) for BCE, *squared_scale* for the squared error."""
+    from numbann.kernels import losses as L
+
+    if code == L.SQUARED_ERROR:
+        return squared_scale
+    if code == L.BCE_LOGITS:
+        return 1.0 / (n * c)
+    return 1.0 / n
+
+
 def squared_error(y, t, scale):
     d = np.asarray(y, dtype=np.float64) - np.asarray(t, dtype=np.float64)
     return scale * np.sum(d * d), 2 * scale * d

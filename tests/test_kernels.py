@@ -13,6 +13,7 @@ from numbann.kernels import dense as D
 from numbann.kernels import losses as L
 from numbann.kernels import numgrad as G
 from numbann.kernels import optim as O
+from numbann.kernels.plan import make_plan
 
 DTYPES = [np.float32, np.float64]
 ACTS = ["identity", "sigmoid", "tanh", "relu", "step", "softmax"]
@@ -243,7 +244,7 @@ def test_losses_match_reference(dtype, rng):
         (L.BCE_LOGITS, z, bits, 1 / z.size, ref.bce_with_logits(z, bits)),
     ]
     for code, y, target, scale, (rloss, rgrad) in cases:
-        assert L.loss_scale(code, n, c, scale) == pytest.approx(scale)
+        assert ref.loss_scale(code, n, c, scale) == pytest.approx(scale)
         grad = np.empty_like(y)
         loss = L.loss_dense(code, y, target, scale, grad, True)
         assert loss == pytest.approx(rloss, rel=t["rtol"] * 10, abs=t["atol"] * 10)
@@ -269,7 +270,7 @@ def test_loss_gradients_match_finite_differences(code, rng):
     n, c = 4, 3
     y = rng.uniform(0.1, 0.9, (n, c)) if code == L.CROSS_ENTROPY else rng.standard_normal((n, c))
     t = ref.activation("softmax", rng.standard_normal((n, c)))
-    scale = L.loss_scale(code, n, c, 0.5)
+    scale = ref.loss_scale(code, n, c, 0.5)
     grad = np.empty_like(y)
     L.loss_dense(code, y, t, scale, grad, True)
     fd = ref.finite_difference(lambda: L.loss_dense(code, y, t, scale, y, False), y)
@@ -414,18 +415,18 @@ def _network(rng, dims, acts, bias=True, zeros_in_x=False, n=6):
     x = rng.standard_normal((n, dims[0]))
     if zeros_in_x:
         x[rng.uniform(size=x.shape) < 0.6] = 0.0  # sparse inputs, like MNIST pixels
-    flat, w_off, b_off = [], [], []
+    flat, layers = [], []
     pos = 0
-    for w, b in zip(ws, bs):
-        w_off.append(pos)
+    for w, b, act in zip(ws, bs, acts):
+        w_pos = pos
         flat.append(w.ravel())
         pos += w.size
-        b_off.append(pos)
+        b_pos = None if b is None else pos
         if b is not None:
             flat.append(b)
             pos += b.size
-    return (x, ws, bs, np.concatenate(flat), np.array(w_off), np.array(b_off),
-            np.array([b is not None for b in bs]), np.array(dims), np.array(acts))
+        layers.append((w_pos, b_pos, w.shape[0], w.shape[1], A.CODES[act]))
+    return x, ws, bs, np.concatenate(flat), make_plan(layers)
 
 
 NET_CASES = [
@@ -440,14 +441,13 @@ NET_CASES = [
 
 @pytest.mark.parametrize("dims,acts,code,bias,sparse", NET_CASES)
 def test_network_numerical_gradient_matches_brute_force(dims, acts, code, bias, sparse, rng):
-    x, ws, bs, flat, w_off, b_off, has_bias, dims_a, _ = _network(rng, dims, acts, bias, sparse)
-    codes = np.array([A.CODES[a] for a in acts])
+    x, ws, bs, flat, plan = _network(rng, dims, acts, bias, sparse)
     n, c = x.shape[0], dims[-1]
     if code == L.BCE_LOGITS or code == L.SQUARED_ERROR:
         t = rng.uniform(0, 1, (n, c))
     else:
         t = np.eye(c)[rng.integers(0, c, n)]
-    scale = L.loss_scale(code, n, c, 0.5)
+    scale = ref.loss_scale(code, n, c, 0.5)
 
     def loss():
         y = ref.mlp_forward(x, list(zip(ws, bs, acts)))
@@ -459,8 +459,7 @@ def test_network_numerical_gradient_matches_brute_force(dims, acts, code, bias, 
         for w, b in zip(ws, bs)
     ])
     grad = np.full_like(flat, np.nan)
-    G.network_numerical_gradient(x, t, flat, w_off, b_off, has_bias, dims_a, codes, code, scale,
-                                 1e-4, grad)
+    G.network_numerical_gradient(x, t, flat, plan, code, scale, 1e-4, grad)
     np.testing.assert_allclose(grad, expect, rtol=1e-7, atol=1e-10)
 
 

@@ -8,10 +8,10 @@ SciPy's, through Numba's ``numba_xxgemm`` helper — so results agree.
 """
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
-from .._config import CACHE, ERROR_MODEL, FASTMATH
+from .._config import JIT_OPTIONS, jit
 
 
 def _xxgemm_function(dtype):
@@ -44,10 +44,7 @@ def gemm(A, B, C, alpha, beta, trans_a, trans_b):
     C[...] = alpha * (a @ b) + (beta * C if beta != 0 else 0)  # compiled twin: below
 
 
-_JIT = dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL, cache=CACHE)
-
-
-@njit(**_JIT)
+@jit
 def _small_axpy(A, B, C, alpha, beta):
     """C ← α·A·B + β·C by loops (A (m, k) of any layout, B (k, n)): row p of C gathers
     α·A[p, q]·B[q, :] over the nonzero A[p, q]."""
@@ -64,7 +61,7 @@ def _small_axpy(A, B, C, alpha, beta):
                     C[p, j] += a * B[q, j]
 
 
-@njit(**_JIT)
+@jit
 def _small_dot(A, B, C, alpha, beta):
     """C ← α·A·Bᵀ + β·C by loops (A (m, k) of any layout, B (n, k)): each C[p, j] is a
     contiguous dot product of A[p, :] and B[j, :]."""
@@ -81,7 +78,7 @@ def _literal_bool(ty):
     return ty.literal_value if isinstance(ty, types.BooleanLiteral) else None
 
 
-@overload(gemm, prefer_literal=True, jit_options=_JIT)
+@overload(gemm, prefer_literal=True, jit_options=JIT_OPTIONS)
 def _gemm_impl(A, B, C, alpha, beta, trans_a, trans_b):
     """Specialised on the (literal) transpose flags, so each call site compiles one
     path: a BLAS call, or for small products a loop."""

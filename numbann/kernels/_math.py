@@ -13,7 +13,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from .._config import CACHE, ERROR_MODEL, FASTMATH
+from .._config import JIT_OPTIONS
 
 
 @intrinsic
@@ -40,9 +40,7 @@ def tanh(x):
 
 
 # no ``reassoc`` here: it would let LLVM fold p·2ᵃ·2ᵇ into p·(2ᵃ·2ᵇ), which overflows
-_OPTS = dict(
-    jit_options=dict(fastmath=set(FASTMATH) - {"reassoc"}, error_model=ERROR_MODEL, cache=CACHE),
-)
+_OPTS = dict(jit_options=dict(JIT_OPTIONS, fastmath=JIT_OPTIONS["fastmath"] - {"reassoc"}))
 
 
 @overload(exp, **_OPTS)

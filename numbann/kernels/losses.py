@@ -14,6 +14,8 @@ with the sum over rows accumulated in float64 (a scalar, so the float32
 array arithmetic stays float32).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._config import jit
@@ -83,21 +85,20 @@ def row_loss(code, y, t, scale, dy, need_grad):
     return acc
 
 
-@jit
-def loss_scale(code, n, c, squared_scale):
-    """The factor in front of Σ rows: 1/N for the cross-entropies, 1/(N·C) for
-    BCE, and *squared_scale* (½, 1/(N·C) or 1) for the squared error."""
-    if code == SQUARED_ERROR:
-        return squared_scale
-    if code == BCE_LOGITS:
-        return 1.0 / (n * c)
-    return 1.0 / n
-
-
 #: how a loss's scale depends on the batch: value/n, value/(n·c) or value
 SCALE_PER_ROW = 0
 SCALE_PER_ELEMENT = 1
 SCALE_CONSTANT = 2
+
+
+class LossSpec(NamedTuple):
+    """What the training engine minimises for a batch of n rows and c outputs:
+    ``batch_scale(scale_kind, scale_value, n, c) · Σ_i row_loss(code, …) + ½·l2_lambda·Σ‖W‖²``."""
+
+    code: int
+    scale_kind: int
+    scale_value: float
+    l2_lambda: float
 
 
 @jit

@@ -9,11 +9,70 @@ dtype, so float32 updates run in float32 throughout.
 The rules are torch.optim's (SGD, Adagrad, RMSprop, Adam), so a model
 trained with the same hyperparameters follows the same trajectory. Below,
 g is the gradient *after* weight decay: g ← g + weight_decay · p.
+
+Each rule's hyperparameters are a named tuple (:class:`SGDHyper` …), which
+also names the rows of its (k, P) state array (``ROWS``). The training
+engine takes one of them and :func:`optimizer_step` compiles the update of
+that rule only; an unknown kind fails to compile instead of running another
+rule.
 """
 
-import numpy as np
+from typing import NamedTuple
 
-from .._config import jit
+import numpy as np
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+from .._config import JIT_OPTIONS, jit
+
+
+class SGDHyper(NamedTuple):
+    """torch.optim.SGD's hyperparameters; state row: the momentum buffer."""
+
+    lr: float
+    momentum: float
+    dampening: float
+    weight_decay: float
+    nesterov: bool
+
+    ROWS = ("momentum_buffer",)
+
+
+class AdaGradHyper(NamedTuple):
+    """torch.optim.Adagrad's hyperparameters; state row: the sum of squares."""
+
+    lr: float
+    lr_decay: float
+    weight_decay: float
+    eps: float
+
+    ROWS = ("sum",)
+
+
+class RMSPropHyper(NamedTuple):
+    """torch.optim.RMSprop's hyperparameters; state rows as ``ROWS``."""
+
+    lr: float
+    alpha: float
+    eps: float
+    weight_decay: float
+    momentum: float
+    centered: bool
+
+    ROWS = ("square_avg", "grad_avg", "momentum_buffer")
+
+
+class AdamHyper(NamedTuple):
+    """torch.optim.Adam's hyperparameters; state rows as ``ROWS``."""
+
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    amsgrad: bool
+
+    ROWS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
 @jit
@@ -119,3 +178,71 @@ def add_scaled(y, x, a):
     a_ = yf.dtype.type(a)
     for i in range(yf.size):
         yf[i] += a_ * xf[i]
+
+
+# --- one update of a whole flat buffer, by the rule a hyperparameter tuple names ------------
+
+
+@jit
+def _sgd_update(h, p, g, state, step):
+    sgd_step(p, g, state[0], h.lr, h.momentum, h.dampening, h.nesterov, h.weight_decay,
+             step == 1)
+
+
+@jit
+def _adagrad_update(h, p, g, state, step):
+    adagrad_step(p, g, state[0], h.lr, h.lr_decay, h.weight_decay, h.eps, step)
+
+
+@jit
+def _rmsprop_update(h, p, g, state, step):
+    rmsprop_step(p, g, state[0], state[1], state[2], h.lr, h.alpha, h.eps, h.weight_decay,
+                 h.momentum, h.centered)
+
+
+@jit
+def _adam_update(h, p, g, state, step):
+    adam_step(p, g, state[0], state[1], state[2], h.lr, h.beta1, h.beta2, h.eps,
+              h.weight_decay, step, h.amsgrad)
+
+
+#: hyperparameter class → its compiled update (the one table to extend for a new rule)
+UPDATES = {SGDHyper: _sgd_update, AdaGradHyper: _adagrad_update,
+           RMSPropHyper: _rmsprop_update, AdamHyper: _adam_update}
+
+
+def optimizer_step(hyper, p, g, state, step):
+    """One update of the flat buffer *p* from *g* by the rule *hyper* names (a
+    :class:`SGDHyper` …); *state* is (k, P) with rows ``hyper.ROWS``; *step* counts from 1."""
+    update = UPDATES.get(type(hyper))
+    if update is None:
+        raise TypeError(f"no compiled update for {type(hyper).__name__}")
+    update(hyper, p, g, state, step)
+
+
+@overload(optimizer_step, jit_options=JIT_OPTIONS)
+def _optimizer_step_impl(hyper, p, g, state, step):
+    update = UPDATES.get(getattr(hyper, "instance_class", None))
+    if update is None:
+        raise TypingError(f"no compiled update for {hyper}")
+
+    def impl(hyper, p, g, state, step):
+        update(hyper, p, g, state, step)
+
+    return impl
+
+
+def plain_sgd_lr(hyper):
+    """The learning rate if *hyper* is plain SGD (no momentum, no weight decay), else −1:
+    such a step can be fused into the backward pass (W ← W − lr·XᵀdZ)."""
+    if isinstance(hyper, SGDHyper) and hyper.momentum == 0.0 and hyper.weight_decay == 0.0:
+        return hyper.lr
+    return -1.0
+
+
+@overload(plain_sgd_lr, jit_options=JIT_OPTIONS)
+def _plain_sgd_lr_impl(hyper):
+    if getattr(hyper, "instance_class", None) is SGDHyper:
+        return lambda hyper: (hyper.lr if hyper.momentum == 0.0 and hyper.weight_decay == 0.0
+                              else -1.0)
+    return lambda hyper: -1.0

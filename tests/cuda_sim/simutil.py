@@ -1,8 +1,14 @@
 """Helpers for the CUDA kernel tests: transfers, dtypes, tolerances."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from numbann._cuda import cuda
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for reference.py
+from reference import loss_scale  # noqa: E402, F401  (re-exported for the CUDA tests)
 
 DTYPES = [np.float32, np.float64]
 # GPU float32 against the CPU float32 kernels: both round each operation to

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import reference as ref
-from simutil import DTYPES, close, dev, empty, host
+from simutil import DTYPES, close, dev, empty, host, loss_scale
 
 from numbann.kernels import losses as cpu
 from numbann.kernels.cuda import losses as gpu
@@ -40,7 +40,7 @@ def test_loss_and_gradient_match_cpu(name, kind, dtype, rng):
     code = CODES[name]
     Y, t, T = _inputs(code, rng, dtype)
     target = t if kind == "labels" else T
-    scale = cpu.loss_scale(code, N, C, 0.5)
+    scale = loss_scale(code, N, C, 0.5)
     dY = np.empty_like(Y)
     fn = cpu.loss_labels if kind == "labels" else cpu.loss_dense
     value = fn(code, Y, target, scale, dY, True)

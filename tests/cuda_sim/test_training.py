@@ -9,7 +9,7 @@ device slots until the end.
 
 import numpy as np
 import pytest
-from simutil import close, dev, empty, host
+from simutil import close, dev, empty, host, loss_scale
 
 from numbann.kernels import activations as act
 from numbann.kernels import dense as cpu_dense
@@ -83,7 +83,7 @@ def test_training_steps_match_cpu(case, dtype, rng):
         dA = [np.empty((n, o), dtype) for o in SIZES]
         for l, (W, b) in enumerate(_views(p, layout)):
             cpu_dense.dense_forward(A[l], W, b, acts[l], A[l + 1])
-        scale = cpu_losses.loss_scale(code, n, SIZES[-1], 0.5)
+        scale = loss_scale(code, n, SIZES[-1], 0.5)
         loss_fn = cpu_losses.loss_labels if targets == "labels" else cpu_losses.loss_dense
         cpu_losses_per_step.append(loss_fn(code, A[-1], Tb, scale, dA[-1], True))
         cpu_hits += int((A[-1].argmax(axis=1) == labels[perm[s:e]]).sum())
@@ -111,7 +111,7 @@ def test_training_steps_match_cpu(case, dtype, rng):
         for l, (W, b) in enumerate(params):
             dense.dense_forward(A[l], W, b, acts[l], A[l + 1])
         rows = empty(n, dtype)
-        scale = losses.loss_scale(code, n, SIZES[-1], 0.5)
+        scale = loss_scale(code, n, SIZES[-1], 0.5)
         loss_fn = losses.loss_labels if targets == "labels" else losses.loss_dense
         loss_fn(code, A[-1], Tb, scale, dA[-1], True, rows)
         reduce.sum_blocks(rows, loss_slots, step - 1)
@@ -122,7 +122,7 @@ def test_training_steps_match_cpu(case, dtype, rng):
                                  dA[l], l > 0, False)
         _step_optimizer(optim, opt, gp, gg, gstate, step)
 
-    scales = [cpu_losses.loss_scale(code, e - s, SIZES[-1], 0.5) for s, e in BATCHES]
+    scales = [loss_scale(code, e - s, SIZES[-1], 0.5) for s, e in BATCHES]
     close(host(loss_slots) * scales, cpu_losses_per_step, dtype, scale=10)
     assert reduce.fetch_sum(hit_slots) == cpu_hits
     close(host(gg), g, dtype, scale=10)

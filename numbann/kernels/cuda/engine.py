@@ -1,8 +1,9 @@
 """The training engine on the GPU: the twin of :mod:`numbann.kernels.engine`.
 
-Same functions and arguments; the arrays (data, permutation, flat
-parameters, gradients, optimizer state, work buffers) are device arrays,
-the layout arrays (``w_off``, ``dims``, ``acts`` …) and ``hyper`` stay on
+The same argument tuples as the CPU engine (:class:`~numbann.kernels.engine.Batches`,
+``Network``, ``LossSpec``, ``OptimizerState``, ``Workspace``); the arrays
+(data, permutation, flat parameters, gradients, optimizer state, work
+buffers) are device arrays, the plan and the hyperparameter tuple stay on
 the host, and ``losses``/``correct`` are host arrays that receive the
 per-batch results. A step is a fixed sequence of launches (gather, one
 product per layer with bias and activation fused, the fused loss, one or
@@ -18,104 +19,87 @@ non-finite, it restores them and replays the batches before that one.
 
 import numpy as np
 
-from ..engine import ADAGRAD, ADAM, RMSPROP, SGD, work_offsets
+from .. import plan as _plan
 from ..losses import batch_scale
 from . import dense as _dense
 from . import gather as _gather
 from . import losses as _losses
-from . import optim as _optim
 from . import reduce as _reduce
+from .optim import optimizer_step
 
-__all__ = ["train_steps", "evaluate_rows", "optimizer_step", "forward_rows", "work_offsets"]
-
-
-def optimizer_step(code, hyper, params, grads, state, step, stream=0):
-    """One update launch over the flat buffers; *state* is (k, P) on the device."""
-    if code == SGD:
-        _optim.sgd_step(params, grads, state[0], hyper[0], hyper[1], hyper[2], hyper[4] != 0.0,
-                        hyper[3], step == 1, stream)
-    elif code == ADAGRAD:
-        _optim.adagrad_step(params, grads, state[0], hyper[0], hyper[1], hyper[2], hyper[3], step,
-                            stream)
-    elif code == RMSPROP:
-        _optim.rmsprop_step(params, grads, state[0], state[1], state[2], hyper[0], hyper[1],
-                            hyper[2], hyper[3], hyper[4], hyper[5] != 0.0, stream)
-    elif code == ADAM:
-        _optim.adam_step(params, grads, state[0], state[1], state[2], hyper[0], hyper[1],
-                         hyper[2], hyper[3], hyper[4], step, hyper[5] != 0.0, stream)
-    else:
-        raise ValueError(f"unknown optimizer code {code}")
+__all__ = ["train_steps", "evaluate_rows", "forward_rows"]
 
 
 class _Layers:
-    """Per-layer views of the flat device buffers (made once per call)."""
+    """Per-layer views of the flat device buffers (made once per call), by the plan."""
 
-    def __init__(self, params, grads, w_off, b_off, has_bias, dims, work, dwork, batch_size):
-        self.n_layers = len(dims) - 1
-        offs = work_offsets(np.asarray(dims, np.int64), batch_size)
-        self.W, self.b, self.dW, self.db, self.A, self.dA = [], [], [], [], [], []
-        for m in range(self.n_layers):
-            fan_in, fan_out = int(dims[m]), int(dims[m + 1])
-            w = slice(int(w_off[m]), int(w_off[m]) + fan_in * fan_out)
-            b = slice(int(b_off[m]), int(b_off[m]) + fan_out if has_bias[m] else int(b_off[m]))
-            self.W.append(params[w].reshape((fan_in, fan_out)))
-            self.dW.append(grads[w].reshape((fan_in, fan_out)))
-            self.b.append(params[b] if has_bias[m] else None)
-            self.db.append(grads[b] if has_bias[m] else None)
+    def __init__(self, params, grads, plan, work, dwork, batch_size):
+        self.n_layers = plan.size
+        offs = _plan.work_offsets(plan, batch_size)
+        weight, bias = _plan.weight.py_func, _plan.bias.py_func
+        self.W = [weight(layer, params) for layer in plan]
+        self.dW = [weight(layer, grads) for layer in plan]
+        self.b = [bias(layer, params) if layer["has_bias"] else None for layer in plan]
+        self.db = [bias(layer, grads) if layer["has_bias"] else None for layer in plan]
+        self.acts = [int(layer["act"]) for layer in plan]
+        self.A, self.dA = [], []
+        for m, layer in enumerate(plan):
             rows = slice(int(offs[m]), int(offs[m + 1]))
-            self.A.append(work[rows].reshape((batch_size, fan_out)))
-            self.dA.append(dwork[rows].reshape((batch_size, fan_out)))
+            self.A.append(work[rows].reshape((batch_size, int(layer["fan_out"]))))
+            self.dA.append(dwork[rows].reshape((batch_size, int(layer["fan_out"]))))
 
 
-def forward_rows(X, layers, acts, n):
-    """Forward n rows of X through every layer; returns the output view."""
+def forward_rows(X, layers, n):
+    """Forward n rows of X through every layer of *layers* (:class:`_Layers`); returns the
+    output view. (The CPU twin takes the flat arrays; here the views are made once per
+    call.)"""
     h = X
     for m in range(layers.n_layers):
-        _dense.dense_forward(h, layers.W[m], layers.b[m], int(acts[m]), layers.A[m][:n])
+        _dense.dense_forward(h, layers.W[m], layers.b[m], layers.acts[m], layers.A[m][:n])
         h = layers.A[m][:n]
     return h
 
 
-def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
-                params, grads, w_off, b_off, has_bias, dims, acts,
-                loss_code, scale_kind, scale_value, l2_lambda,
-                opt_code, hyper, state, step,
-                xbuf, tbuf, work, dwork, losses, correct):
+def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, correct):
     """Train on batches first_batch … last_batch − 1 (see the CPU engine's
-    ``train_steps`` for the meaning of every argument); returns the number of
-    batches completed, stopping before the update of a batch with a non-finite loss.
+    ``train_steps`` and its argument tuples): the arrays are device arrays, the plan
+    and the hyperparameters stay on the host, and ``losses``/``correct`` are host
+    arrays that receive the per-batch results. Returns the number of batches
+    completed, stopping before the update of a batch with a non-finite loss.
     """
     from ..._cuda import cuda
 
-    if l2_lambda != 0.0:
+    if loss.l2_lambda != 0.0:
         raise ValueError("the GPU engine has no L2 penalty (weight_decay_lambda); use the "
                          "optimizer's weight_decay, or the step-by-step object path")
     count = last_batch - first_batch
     if count <= 0:
         return 0
-    snapshot = (_copy(params), _copy(state))
+    X, T, order, bs = batches.X, batches.T, batches.order, batches.batch_size
+    params, plan = net.params, net.plan
+    snapshot = (_copy(params), _copy(opt.state))
     slots = cuda.device_array(count, params.dtype)
     hits = cuda.device_array(count, np.int64)
-    layers = _Layers(params, grads, w_off, b_off, has_bias, dims, work, dwork, batch_size)
-    d_in, c = int(dims[0]), int(dims[-1])
-    rows = cuda.device_array(batch_size, params.dtype)
-    xb = xbuf[:batch_size * d_in].reshape((batch_size, d_in))
-    tb = tbuf[:batch_size * c].reshape((batch_size, c))
+    layers = _Layers(params, net.grads, plan, ws.work, ws.dwork, bs)
+    d_in, c = int(_plan.in_width(plan)), int(_plan.out_width(plan))
+    rows = cuda.device_array(bs, params.dtype)
+    xb = ws.xbuf[:bs * d_in].reshape((bs, d_in))
+    tb = ws.tbuf[:bs * c].reshape((bs, c))
     sizes = []
 
     def run(k, slot):
-        lo = k * batch_size
-        n = min(batch_size, order.size - lo)
-        if contiguous:
+        lo = k * bs
+        n = min(bs, order.size - lo)
+        if batches.contiguous:
             start = int(order[lo]) if isinstance(order, np.ndarray) else lo
             Xb, Tb = X[start:start + n], T[start:start + n]
         else:
             Xb, Tb = xb[:n], tb[:n]
             _gather.gather_batch(X, T, order_dev[lo:lo + n], Xb, Tb)
-        out = forward_rows(Xb, layers, acts, n)
-        scale = batch_scale(scale_kind, scale_value, n, c)
+        out = forward_rows(Xb, layers, n)
+        scale = batch_scale(loss.scale_kind, loss.scale_value, n, c)
         last = layers.n_layers - 1
-        _losses.loss_dense(loss_code, out, Tb, scale, layers.dA[last][:n], True, rows[:n])
+        _losses.loss_dense(loss.code, out, Tb, scale, layers.dA[last][:n], True, rows[:n])
         if slot is not None:
             _reduce.sum_blocks(rows[:n], slots, slot)
             _reduce.count_correct(out, Tb, hits, slot)
@@ -123,20 +107,19 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
             h_in = Xb if m == 0 else layers.A[m - 1][:n]
             d_prev = layers.dA[m - 1][:n] if m > 0 else None
             _dense.dense_backward(h_in, layers.W[m], layers.A[m][:n], layers.dA[m][:n],
-                                  int(acts[m]), layers.dA[m][:n], layers.dW[m], layers.db[m],
+                                  layers.acts[m], layers.dA[m][:n], layers.dW[m], layers.db[m],
                                   d_prev, m > 0, False)
-        optimizer_step(opt_code, hyper, params, grads, state, step + k - first_batch + 1)
+        optimizer_step(opt.hyper, params, net.grads, opt.state, opt.step + k - first_batch + 1)
         return n
 
-    order_dev = order if contiguous else _device(order)
+    order_dev = order if batches.contiguous else _device(order)
     for k in range(first_batch, last_batch):
         sizes.append(run(k, k - first_batch))
     sums = slots.copy_to_host().astype(np.float64)
     found = hits.copy_to_host()
     done = count
     for j in range(count):
-        n = sizes[j]
-        value = sums[j] * batch_scale(scale_kind, scale_value, n, c)
+        value = sums[j] * batch_scale(loss.scale_kind, loss.scale_value, sizes[j], c)
         losses[first_batch + j] = value
         correct[first_batch + j] = found[j]
         if not np.isfinite(value):
@@ -144,20 +127,19 @@ def train_steps(X, T, order, contiguous, batch_size, first_batch, last_batch,
             break
     if done < count:  # go back to the start and redo the finite batches only
         params.copy_to_device(snapshot[0])
-        state.copy_to_device(snapshot[1])
+        opt.state.copy_to_device(snapshot[1])
         for k in range(first_batch, first_batch + done):
             run(k, None)
     return done
 
 
-def evaluate_rows(X, T, batch_size, params, w_off, b_off, has_bias, dims, acts, loss_code,
-                  work):
+def evaluate_rows(X, T, batch_size, params, plan, loss_code, work):
     """(Σ_i row_loss over all rows, number of correct rows) for device X and T, in
     batches of *batch_size* rows through the device work array *work*."""
     from ..._cuda import cuda
 
     n_total = X.shape[0]
-    layers = _Layers(params, params, w_off, b_off, has_bias, dims, work, work, batch_size)
+    layers = _Layers(params, params, plan, work, work, batch_size)
     n_batches = -(-n_total // batch_size)
     slots = cuda.device_array(n_batches, params.dtype)
     hits = cuda.device_array(n_batches, np.int64)
@@ -165,7 +147,7 @@ def evaluate_rows(X, T, batch_size, params, w_off, b_off, has_bias, dims, acts, 
     for k in range(n_batches):
         lo = k * batch_size
         hi = min(n_total, lo + batch_size)
-        out = forward_rows(X[lo:hi], layers, acts, hi - lo)
+        out = forward_rows(X[lo:hi], layers, hi - lo)
         _losses.loss_dense(loss_code, out, T[lo:hi], 1.0, None, False, rows[:hi - lo])
         _reduce.sum_blocks(rows[:hi - lo], slots, k)
         _reduce.count_correct(out, T[lo:hi], hits, k)

@@ -22,7 +22,7 @@ import numba
 
 from ..._cuda import cuda
 from ..activations import SIGMOID
-from ..losses import BCE_LOGITS, CE_DELTA, CROSS_ENTROPY, SOFTMAX_CE, SQUARED_ERROR, loss_scale
+from ..losses import BCE_LOGITS, CE_DELTA, CROSS_ENTROPY, SOFTMAX_CE, SQUARED_ERROR
 from . import activations as _act
 from . import reduce as _reduce
 from ._launch import (
@@ -38,7 +38,7 @@ from ._launch import (
 )
 
 __all__ = [
-    "SOFTMAX_CE", "SQUARED_ERROR", "BCE_LOGITS", "CROSS_ENTROPY", "CE_DELTA", "loss_scale",
+    "SOFTMAX_CE", "SQUARED_ERROR", "BCE_LOGITS", "CROSS_ENTROPY", "CE_DELTA",
     "loss_dense", "loss_labels", "loss_total", "kernels", "signatures",
 ]
 

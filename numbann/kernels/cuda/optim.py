@@ -18,10 +18,11 @@ import math
 import numba
 
 from ..._cuda import cuda
+from ..optim import AdaGradHyper, AdamHyper, RMSPropHyper, SGDHyper
 from ._launch import THREADS, array_types, blocks_for, float_type, kernel_set, optional, per_dtype
 
-__all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "add_scaled", "kernels",
-           "signatures"]
+__all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "add_scaled",
+           "optimizer_step", "kernels", "signatures"]
 
 
 @per_dtype
@@ -169,3 +170,39 @@ def add_scaled(y, x, a, stream=0):
     flat_x = x.reshape(x.size) if x.ndim != 1 else x
     kernels(y.dtype).add_scaled[blocks_for(y.size), THREADS, stream](flat_y, flat_x,
                                                                      y.dtype.type(a))
+
+
+# --- one update of a whole flat buffer, by the rule a hyperparameter tuple names ------------
+
+
+def _sgd_update(h, p, g, state, step, stream):
+    sgd_step(p, g, state[0], h.lr, h.momentum, h.dampening, h.nesterov, h.weight_decay,
+             step == 1, stream)
+
+
+def _adagrad_update(h, p, g, state, step, stream):
+    adagrad_step(p, g, state[0], h.lr, h.lr_decay, h.weight_decay, h.eps, step, stream)
+
+
+def _rmsprop_update(h, p, g, state, step, stream):
+    rmsprop_step(p, g, state[0], state[1], state[2], h.lr, h.alpha, h.eps, h.weight_decay,
+                 h.momentum, h.centered, stream)
+
+
+def _adam_update(h, p, g, state, step, stream):
+    adam_step(p, g, state[0], state[1], state[2], h.lr, h.beta1, h.beta2, h.eps,
+              h.weight_decay, step, h.amsgrad, stream)
+
+
+#: hyperparameter class → its update launch (the CUDA twin of the CPU table)
+UPDATES = {SGDHyper: _sgd_update, AdaGradHyper: _adagrad_update,
+           RMSPropHyper: _rmsprop_update, AdamHyper: _adam_update}
+
+
+def optimizer_step(hyper, p, g, state, step, stream=0):
+    """One update launch over the flat device buffer *p* by the rule *hyper* names;
+    *state* is (k, P) on the device, rows ``hyper.ROWS``; *step* counts from 1."""
+    update = UPDATES.get(type(hyper))
+    if update is None:
+        raise TypeError(f"no CUDA update for {type(hyper).__name__}")
+    update(hyper, p, g, state, step, stream)
