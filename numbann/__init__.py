@@ -15,19 +15,12 @@ from . import datasets, functional, gradient, models, optim
 from ._info import show_config
 from ._version import __version__
 from ._warmup import warmup
-from .layers import (
-    Identity,
-    Linear,
-    Parameter,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Step,
-    Tanh,
-    manual_seed,
-)
+from .autograd import LossValue, enable_grad, is_grad_enabled, no_grad
+from .gradient import GradCheck, gradient_check
+from .layers import Identity, Linear, ReLU, Sigmoid, Softmax, Step, Tanh, manual_seed
 from .losses import BCEWithLogitsLoss, CrossEntropyError, CrossEntropyLoss, MSELoss, SumSquaredError
-from .sequential import GradCheck, Sequential, gradient_check
+from .parameter import Parameter
+from .sequential import Sequential
 from .serialization import load, save
 from .training import (
     Callback,
@@ -56,5 +49,6 @@ __all__ = [
     "manual_seed", "Sequential", "gradient_check", "GradCheck", "CrossEntropyLoss",
     "CrossEntropyError", "MSELoss", "SumSquaredError", "BCEWithLogitsLoss", "save", "load",
     "fit", "evaluate", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
-    "TrainingDiverged", "plot", "warmup",
+    "TrainingDiverged", "plot", "warmup", "no_grad", "enable_grad", "is_grad_enabled",
+    "LossValue",
 ]

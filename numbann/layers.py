@@ -1,25 +1,26 @@
-"""Layers: Parameter, Module, Linear and the activation layers.
+"""Layers: the Module base class, Linear and the activation layers.
 
-Parameters live in flat buffers (DESIGN.md): a :class:`ParameterBuffer` holds
-one 1-D data array and one 1-D gradient array, and every
-:class:`Parameter`'s ``.data`` and ``.grad`` are views into them. A Linear
-made on its own has a buffer of its own; a :class:`~numbann.Sequential`
-gathers its layers' parameters into one buffer for the whole model, so an
-optimizer step is one kernel call over one array.
+Every layer implements ``_forward(x, keep) → (y, saved)`` on a validated
+array — *saved* is what its backward needs, None unless *keep* — and
+``_backward(saved, dy, need_input_grad) → dx``. :class:`Module` turns them
+into PyTorch's API (calling a module runs ``forward``, which records a tape
+in grad mode, so ``loss.backward()`` finds it; see :mod:`numbann.autograd`)
+and the textbook's (``layer.forward(x)`` then ``layer.backward(dout)`` on the
+last forward, guarded against a gradient from another forward).
 """
-
-import copy
 
 import numpy as np
 
 from . import _validate as v
-from ._config import DEFAULT_DTYPE, FLOAT_DTYPES
+from ._config import DEFAULT_DTYPE
+from .autograd import is_grad_enabled, record, tape_of
 from .device import CPU, backend_of
 from .kernels import activations as act_k
+from .parameter import Parameter, ParameterBuffer
 
 __all__ = [
-    "Parameter", "ParameterBuffer", "Module", "Linear", "Activation", "Identity", "ReLU",
-    "Sigmoid", "Tanh", "Step", "Softmax", "manual_seed", "as_generator",
+    "Module", "Linear", "Activation", "Identity", "ReLU", "Sigmoid", "Tanh", "Step", "Softmax",
+    "ACTIVATIONS", "activation_layer", "manual_seed", "as_generator", "init_weight",
 ]
 
 _default_rng = np.random.default_rng()
@@ -44,170 +45,67 @@ def as_generator(rng):
     raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
 
 
-def _check_dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-class Parameter:
-    """A trainable array: ``.data`` and its gradient ``.grad`` (same shape and dtype).
-
-    Both are views into the flat buffers of the layer or model that owns the
-    parameter. Assigning to ``p.data`` or ``p.grad`` copies into those views
-    (the shape must match), so the buffers stay the single source of truth.
-    """
-
-    __slots__ = ("_data", "_grad", "_buffer", "_offset")
-
-    def __init__(self, data):
-        self._data = np.ascontiguousarray(data)
-        self._grad = np.zeros_like(self._data)
-        self._buffer = None
-        self._offset = 0
-
-    @property
-    def data(self):
-        """The values: an array of the parameter's shape and dtype (a view into the
-        owner's flat buffer; a device array when the model is on the GPU)."""
-        return self._data
-
-    @data.setter
-    def data(self, value):
-        self._copy_into(self._data, value, "data")
-
-    @property
-    def grad(self):
-        """∂L/∂(this parameter): same shape and dtype as :attr:`data`, a view into the
-        owner's flat gradient buffer. Backward passes add to it."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
-        self._copy_into(self._grad, value, "grad")
-
-    @property
-    def backend(self):
-        """The device backend holding this parameter (see :mod:`numbann.device`)."""
-        return self._buffer.backend if self._buffer is not None else CPU
-
-    def _copy_into(self, target, value, what):
-        arr = self.backend.to_host(value) if self.backend.holds(value) else np.asarray(value)
-        if arr.shape != target.shape:
-            raise ValueError(f"cannot set {what} of shape {target.shape} from shape {arr.shape}")
-        self.backend.assign(target, arr.astype(target.dtype, copy=False))
-
-    @property
-    def shape(self):
-        """The shape of :attr:`data` and :attr:`grad` (e.g. (in_features, out_features))."""
-        return self._data.shape
-
-    @property
-    def dtype(self):
-        """float32 or float64."""
-        return self._data.dtype
-
-    @property
-    def size(self):
-        """Number of elements (the length of this parameter's slice of the flat buffer)."""
-        return self._data.size
-
-    def zero_grad(self):
-        """grad ← 0."""
-        self.backend.fill(self._grad, 0)
-
-    def __deepcopy__(self, memo):
-        if self._buffer is not None:  # the buffer copies all its parameters at once
-            copy.deepcopy(self._buffer, memo)
-            return memo[id(self)]
-        new = Parameter(self._data.copy())
-        new._grad[...] = self._grad
-        memo[id(self)] = new
-        return new
-
-    def __repr__(self):
-        device = "" if self.backend is CPU else f", device='{self.backend.name}'"
-        return f"Parameter(shape={self.shape}, dtype={self.dtype}{device})"
-
-
-class ParameterBuffer:
-    """One flat data array and one flat gradient array backing a list of parameters.
-
-    Creating a buffer copies each parameter's current values in and rebinds
-    its ``.data``/``.grad`` to views at consecutive offsets (in list order).
-    Gradients start at zero.
-    """
-
-    def __init__(self, params, dtype, owner=None):
-        self.params = list(params)
-        self.dtype = _check_dtype(dtype)
-        self.owner = owner
-        self.backend = CPU
-        self.size = sum(p.size for p in self.params)
-        self.data = np.empty(self.size, self.dtype)
-        self.grad = np.zeros(self.size, self.dtype)
-        self.shapes = [p.shape for p in self.params]
-        offset = 0
-        for p in self.params:
-            self.data[offset:offset + p.size] = p.data.reshape(-1)
-            p._buffer, p._offset = self, offset
-            offset += p.size
-        self._bind_views()
-
-    def _bind_views(self):
-        """Point every parameter's data/grad at its slice of the flat arrays."""
-        for p, shape in zip(self.params, self.shapes):
-            lo, hi = p._offset, p._offset + int(np.prod(shape))
-            p._data = self.data[lo:hi].reshape(shape)
-            p._grad = self.grad[lo:hi].reshape(shape)
-
-    def __deepcopy__(self, memo):
-        """An independent copy; it keeps an owner only if the owner is being copied too."""
-        new = ParameterBuffer.__new__(ParameterBuffer)
-        memo[id(self)] = new
-        new.dtype, new.size, new.shapes = self.dtype, self.size, list(self.shapes)
-        new.backend = self.backend
-        new.data, new.grad = self.backend.copy(self.data), self.backend.copy(self.grad)
-        new.params = []
-        for p in self.params:
-            q = Parameter.__new__(Parameter)
-            q._buffer, q._offset = new, p._offset
-            memo[id(p)] = q
-            new.params.append(q)
-        new._bind_views()
-        new.owner = copy.deepcopy(self.owner, memo) if id(self.owner) in memo else None
-        return new
-
-    def replace_arrays(self, data, grad, backend=None):
-        """Swap in new flat arrays (another dtype or device) and rebind the views."""
-        self.data, self.grad = data, grad
-        self.dtype = np.dtype(data.dtype)
-        self.backend = backend or self.backend
-        self._bind_views()
-
-    def to(self, backend=None, dtype=None):
-        """Move to another device backend and/or convert to another dtype."""
-        backend = backend or self.backend
-        dtype = np.dtype(dtype or self.dtype)
-        if backend is self.backend and dtype == self.dtype:
-            return
-        data = self.backend.to_host(self.data).astype(dtype)
-        grad = self.backend.to_host(self.grad).astype(dtype)
-        self.replace_arrays(backend.from_host(data), backend.from_host(grad), backend)
-
-
 class Module:
-    """Base class: parameters, train/eval mode, state dicts, calling runs forward."""
+    """Base class: parameters, train/eval mode, state dicts, tapes; calling runs forward."""
 
     training = True
+    _last_tape = None
 
     def __call__(self, x):
         return self.forward(x)
 
-    def forward(self, x):  # pragma: no cover - abstract
-        """The layer's output for a batch x (N, features); subclasses implement it."""
+    def forward(self, x):
+        """The layer's output for a batch x (N, features). In grad mode (not inside
+        :class:`numbann.no_grad`) it keeps what the backward of this call needs."""
+        x = self._prepare_input(x)
+        keep = is_grad_enabled()
+        y, saved = self._forward(x, keep)
+        if keep:
+            self._last_tape, y = record(self, saved, y)
+        return y
+
+    def backward(self, dout):
+        """The textbook's backward: ∂L/∂x from ∂L/∂y (*dout*, the output's shape) of the
+        last forward; adds the parameters' gradients into ``.grad``.
+
+        Raises RuntimeError if *dout* is the gradient of a loss computed on the output
+        of another forward (use ``loss.backward()`` on that loss instead).
+        """
+        tape = self._textbook_tape(dout)
+        return tape.backward(_grad_input(dout, tape), retain_graph=True, need_input_grad=True)
+
+    def _textbook_tape(self, dout):
+        """The last forward's tape, if *dout* may be back-propagated through it."""
+        tape = self._last_tape
+        if tape is None:
+            raise RuntimeError("backward() called before forward() (or the last forward ran "
+                               "under no_grad())")
+        source = tape_of(dout)
+        if source is not None and source is not tape:
+            raise RuntimeError(
+                "backward() got the gradient of a loss computed on the output of another "
+                "forward than the last one of this model (for example y_train = net(x_train); "
+                "y_test = net(x_test); loss_fn(y_train, t) pairs the training loss with the "
+                "test forward). Back-propagate the loss value itself: loss = loss_fn(y, t); "
+                "loss.backward().")
+        return tape
+
+    def _prepare_input(self, x):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _forward(self, x, keep):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _backward(self, saved, dout, need_input_grad=True):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _parameter_version(self):
+        """(buffer, version) of the parameters, to tell whether they changed since a forward."""
+        params = self.parameters()
+        if not params:
+            return None
+        buf = params[0]._buffer
+        return buf, buf.version
 
     def named_parameters(self):
         """(name, Parameter) pairs; the names are the state_dict keys."""
@@ -217,18 +115,22 @@ class Module:
         """The Parameters, in :meth:`named_parameters` order (what an optimizer takes)."""
         return [p for _, p in self.named_parameters()]
 
+    def children(self):
+        """The modules inside this one (a Sequential's layers)."""
+        return []
+
     def zero_grad(self):
         """Set the gradient of every parameter to 0."""
         for p in self.parameters():
             p.zero_grad()
 
     def train(self, mode=True):
-        """Set ``training`` (as PyTorch's ``train()``) and return self.
-
-        No numbann layer behaves differently in training and evaluation; the flag
-        is kept for code written the PyTorch way.
-        """
+        """Set training mode (``mode=True``) or evaluation mode on this module and all
+        inside it, as PyTorch's ``train()``; returns self. Batch normalization and
+        dropout behave differently in the two modes."""
         self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -272,6 +174,11 @@ class Module:
         """JSON-serialisable description used by save/load."""
         return {"type": type(self).__name__}
 
+    @classmethod
+    def from_config(cls, cfg, dtype):
+        """The layer a :meth:`config` describes (parameters zeroed), for loading a file."""
+        return cls()
+
 
 # --- Linear ------------------------------------------------------------------
 
@@ -313,12 +220,6 @@ def init_weight(init, fan_in, fan_out, rng, dtype):
     return (std * rng.standard_normal((fan_in, fan_out))).astype(dtype), np.zeros(fan_out, dtype)
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class Linear(Module):
     """Fully connected layer y = x @ W + b, W of shape (in_features, out_features).
 
@@ -329,14 +230,13 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, *, init="torch", rng=None,
                  dtype=DEFAULT_DTYPE):
-        self.in_features = _positive_int(in_features, "in_features")
-        self.out_features = _positive_int(out_features, "out_features")
-        dtype = _check_dtype(dtype)
+        self.in_features = v.positive_int(in_features, "in_features")
+        self.out_features = v.positive_int(out_features, "out_features")
+        dtype = v.float_dtype(dtype)
         w, b = init_weight(init, self.in_features, self.out_features, as_generator(rng), dtype)
         self.weight = Parameter(w)
         self.bias = Parameter(b) if bias else None
         ParameterBuffer(self.parameters(), dtype)
-        self._x = self._y = None
 
     def named_parameters(self):
         pairs = [("weight", self.weight)]
@@ -349,36 +249,37 @@ class Linear(Module):
         """The dtype of the weight and bias (float32 or float64)."""
         return self.weight.dtype
 
+    def _parameter_version(self):
+        buf = self.weight._buffer
+        return buf, buf.version
+
     def _bias_array(self):
         return self.bias.data if self.bias is not None else np.empty(0, self.dtype)
 
     def _bias_grad(self):
         return self.bias.grad if self.bias is not None else np.empty(0, self.dtype)
 
-    def forward(self, x, act=act_k.IDENTITY):
-        """y = f(x @ W + b) for x (N, in_features); f is an activation code (fused)."""
+    def _prepare_input(self, x):
+        return _layer_input(x, self.in_features, self.dtype, self, self.weight.backend)
+
+    def _forward(self, x, keep, act=act_k.IDENTITY):
+        """y = f(x @ W + b) for x (N, in_features); f is a fused activation code.
+        Saves (x, y)."""
         bk = self.weight.backend
-        x = _layer_input(x, self.in_features, self.dtype, self, bk)
         y = bk.empty((x.shape[0], self.out_features), self.dtype)
         bk.kernels.dense.dense_forward(x, self.weight.data, self._bias_array(), act, y)
-        self._x, self._y = x, y
-        return y
+        return y, ((x, y) if keep else None)
 
-    def backward(self, dout, act=act_k.IDENTITY, need_dx=True):
-        """Add ∂L/∂W, ∂L/∂b to the gradients (as PyTorch does) and return ∂L/∂x.
-
-        *dout* is ∂L/∂y for the output of the last forward; with a fused
-        activation code *act*, y was f(x @ W + b).
-        """
-        if self._x is None:
-            raise RuntimeError("backward() called before forward()")
+    def _backward(self, saved, dout, need_input_grad=True, act=act_k.IDENTITY):
+        """Add ∂L/∂W, ∂L/∂b to the gradients (as PyTorch does) and return ∂L/∂x (None
+        without *need_input_grad*); *act* is the activation fused in the forward."""
+        x, y = saved
         bk = self.weight.backend
-        dout = _grad_input(dout, self._y, bk)
-        dz = bk.empty(self._y.shape, self.dtype)
-        dx = bk.empty(self._x.shape, self.dtype) if need_dx else self._x  # (unused then)
-        bk.kernels.dense.dense_backward(self._x, self.weight.data, self._y, dout, act, dz,
-                                        self.weight.grad, self._bias_grad(), dx, need_dx, True)
-        return dx if need_dx else None
+        dz = bk.empty(y.shape, self.dtype)
+        dx = bk.empty(x.shape, self.dtype) if need_input_grad else x  # (unused then)
+        bk.kernels.dense.dense_backward(x, self.weight.data, y, dout, act, dz, self.weight.grad,
+                                        self._bias_grad(), dx, need_input_grad, True)
+        return dx if need_input_grad else None
 
     def __repr__(self):
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
@@ -387,6 +288,11 @@ class Linear(Module):
     def config(self):
         return {"type": "Linear", "in_features": self.in_features,
                 "out_features": self.out_features, "bias": self.bias is not None}
+
+    @classmethod
+    def from_config(cls, cfg, dtype):
+        return cls(cfg["in_features"], cfg["out_features"], bias=cfg.get("bias", True),
+                   init=0.0, dtype=dtype)
 
 
 def _on_device(x, name, bk, dtype=None):
@@ -411,8 +317,10 @@ def _layer_input(x, width, dtype, layer, bk=CPU):
     return arr
 
 
-def _grad_input(dout, y, bk=CPU):
-    arr = _on_device(dout, "grad_output", bk, y.dtype)
+def _grad_input(dout, tape):
+    """*dout* validated against the output of *tape*'s forward (shape, dtype, device)."""
+    y = tape.output
+    arr = _on_device(dout, "grad_output", backend_of(y), y.dtype)
     if arr.shape != y.shape:
         raise ValueError(f"grad_output must have the output's shape {y.shape}, got {arr.shape}")
     return arr
@@ -426,32 +334,26 @@ class Activation(Module):
 
     code = act_k.IDENTITY
 
-    def __init__(self):
-        self._y, self._backend = None, CPU
-
-    def forward(self, x):
-        """y = f(x) for x (N, C): elementwise, or row by row for Softmax; y has x's shape.
-
-        Keeps y for :meth:`backward` (the derivatives are computed from the output).
-        """
-        bk = backend_of(x)
-        arr = _on_device(x, "x", bk)
+    def _prepare_input(self, x):
+        arr = _on_device(x, "x", backend_of(x))
         if arr.ndim != 2:
             raise ValueError(f"x must be 2-D (N, C), got shape {arr.shape}")
         v.check_not_empty(arr, "x")
-        y = bk.empty(arr.shape, arr.dtype)
-        bk.kernels.activations.activation_forward(self.code, arr, y)
-        self._y, self._backend = y, bk
-        return y
+        return arr
 
-    def backward(self, dout):
-        """∂L/∂x from ∂L/∂y, using the output saved by forward."""
-        if self._y is None:
-            raise RuntimeError("backward() called before forward()")
-        bk = self._backend
-        dout = _grad_input(dout, self._y, bk)
-        dx = bk.empty(self._y.shape, self._y.dtype)
-        bk.kernels.activations.activation_backward(self.code, self._y, dout, dx)
+    def _forward(self, x, keep):
+        """y = f(x) for x (N, C): elementwise, or row by row for Softmax. Saves y (the
+        derivatives are computed from the output)."""
+        bk = backend_of(x)
+        y = bk.empty(x.shape, x.dtype)
+        bk.kernels.activations.activation_forward(self.code, x, y)
+        return y, (y if keep else None)
+
+    def _backward(self, y, dout, need_input_grad=True):
+        """∂L/∂x from ∂L/∂y and the saved output y."""
+        bk = backend_of(y)
+        dx = bk.empty(y.shape, y.dtype)
+        bk.kernels.activations.activation_backward(self.code, y, dout, dx)
         return dx
 
     def __repr__(self):
@@ -494,4 +396,15 @@ class Softmax(Activation):
     code = act_k.SOFTMAX
 
 
-ACTIVATIONS = {cls.code: cls for cls in (Identity, ReLU, Sigmoid, Tanh, Step, Softmax)}
+#: activation name → layer class: the one registry of activation names (the kernels'
+#: codes, numbann.kernels.activations.CODES, under the same names)
+ACTIVATIONS = {act_k.NAMES[cls.code]: cls
+               for cls in (Identity, Sigmoid, Tanh, ReLU, Step, Softmax)}
+
+
+def activation_layer(name):
+    """A new activation layer for its name ('relu', 'sigmoid', …; any case)."""
+    cls = ACTIVATIONS.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"unknown activation {name!r}; use one of {sorted(ACTIVATIONS)}")
+    return cls()

@@ -1,14 +1,17 @@
-"""Loss objects: call with (prediction, target) for the value, ``.backward()`` for ∂L/∂y.
+"""Loss objects: ``loss = loss_fn(prediction, target)``, then ``loss.backward()``.
 
-Each loss validates its inputs, runs one kernel that computes the value and
-the gradient together, and keeps the gradient for :meth:`Loss.backward`.
-Predictions are (N, C); class labels are (N,) integers in [0, C), other
-targets (N, C) floats.
+Each loss validates its inputs and runs one kernel that computes the value
+and the gradient together. The call returns a :class:`~numbann.LossValue` — a
+float that back-propagates through the forward the prediction came from
+(see :mod:`numbann.autograd`). The textbook's ``loss_fn.backward()`` returns
+∂L/∂y of the last call. Predictions are (N, C); class labels are (N,)
+integers in [0, C), other targets floats of the prediction's shape.
 """
 
 import numpy as np
 
 from . import _validate as v
+from .autograd import LossValue, attach, is_grad_enabled, tape_of
 from .device import CPU, backend_of
 from .kernels import losses as loss_k
 
@@ -28,7 +31,7 @@ class Loss:
     accepts_labels = False
 
     def __init__(self):
-        self._grad = None
+        self._last = None  # the last call's LossValue (for the textbook's backward())
 
     def spec(self, l2_lambda=0.0):
         """The loss as the training engine takes it (:class:`numbann.kernels.losses.LossSpec`),
@@ -58,7 +61,9 @@ class Loss:
             arr, is_labels = v.as_targets(t_arr, n, c, dtype, "target")
         else:
             arr = v.as_float_array(t_arr, "target", dtype)
-            if arr.size != n * c or (arr.ndim == 2 and arr.shape != (n, c)):
+            # the prediction's shape; 1-D targets only for one row or one output
+            if not (arr.shape == (n, c) or (arr.ndim == 1 and arr.size == n * c
+                                            and (n == 1 or c == 1))):
                 raise ValueError(f"target must have the prediction's shape ({n}, {c}), "
                                  f"got {arr.shape}")
             arr, is_labels = arr.reshape(n, c), False
@@ -73,20 +78,33 @@ class Loss:
         return v.one_hot(arr, c, dtype) if is_labels else arr
 
     def __call__(self, y, t):
-        """The loss value (a Python float); keeps ∂L/∂y for :meth:`backward`.
+        """The loss value: a :class:`~numbann.LossValue` (a float with ``.backward()``).
 
-        *y* may be a device array of a model on the GPU; the targets are
-        validated on the host and copied there.
+        In grad mode it also holds ∂L/∂y, for the backward through the forward
+        that produced *y*. *y* may be a device array of a model on the GPU; the
+        targets are validated on the host and copied there.
         """
         bk = backend_of(y)
         yb = self._prediction(y) if bk is CPU else y.reshape((1, y.size)) if y.ndim == 1 else y
         n, c = yb.shape
         host_t = backend_of(t).to_host(t)
         tb, is_labels = self.targets(host_t, n, c, yb.dtype)
-        grad = bk.empty(yb.shape, yb.dtype)
-        value = bk.loss(self.code, yb, bk.from_host(tb), is_labels, self.scale(n, c), grad, True)
-        self._grad = grad.reshape(y.shape) if y.ndim == 1 else grad
-        return value
+        need = is_grad_enabled()
+        grad = bk.empty(yb.shape if need else (n, 0), yb.dtype)
+        value = bk.loss(self.code, yb, bk.from_host(tb), is_labels, self.scale(n, c), grad, need)
+        if not need:
+            self._last = LossValue(value, why="it was computed under no_grad()")
+            return self._last
+        grad = grad.reshape(y.shape) if y.ndim == 1 else grad
+        tape = tape_of(y)
+        if tape is not None:
+            attach(grad, tape)  # so that a textbook model.backward(grad) can check its pairing
+        why = None if tape is not None else (
+            "its prediction was not made by a numbann model's forward in grad mode (it was "
+            "computed under no_grad(), by predict(), or changed after the forward, e.g. "
+            "sliced or copied)")
+        self._last = LossValue(value, grad, tape, why)
+        return self._last
 
     def evaluate(self, y, targets):
         """The value for validated (N, C) predictions and dense targets, no gradient."""
@@ -98,10 +116,14 @@ class Loss:
         """Hook for range checks of the targets."""
 
     def backward(self):
-        """∂L/∂y for the last call (a new array of y's shape)."""
-        if self._grad is None:
+        """The textbook's backward: ∂L/∂y for the last call (an array of y's shape), to
+        pass to ``model.backward``."""
+        if self._last is None:
             raise RuntimeError("call the loss on (y, t) before backward()")
-        return self._grad
+        if self._last._grad is None:
+            raise RuntimeError("the last call of this loss was made under no_grad(): it has "
+                               "no gradient")
+        return self._last._grad
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -181,11 +203,3 @@ class BCEWithLogitsLoss(Loss):
 
 LOSSES = {cls.__name__: cls for cls in (CrossEntropyLoss, CrossEntropyError, MSELoss,
                                         SumSquaredError, BCEWithLogitsLoss)}
-
-
-def loss_from_config(cfg):
-    cls = LOSSES.get(cfg.get("type"))
-    if cls is None:
-        raise ValueError(f"unknown loss {cfg.get('type')!r}")
-    args = {k: val for k, val in cfg.items() if k != "type"}
-    return cls(**args)

@@ -11,21 +11,12 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from ._config import DEFAULT_DTYPE
-from .layers import ACTIVATIONS, Linear, as_generator
+from .gradient import model_gradient
+from .layers import Linear, activation_layer, as_generator
 from .losses import CrossEntropyLoss
-from .sequential import Sequential, model_gradient
+from .sequential import Sequential
 
 __all__ = ["TwoLayerNet", "MultiLayerNet"]
-
-_ACTIVATION_NAMES = {cls.__name__.lower(): cls for cls in ACTIVATIONS.values()}
-
-
-def _activation(name):
-    cls = _ACTIVATION_NAMES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown activation {name!r}; use one of {sorted(_ACTIVATION_NAMES)}")
-    return cls()
-
 
 class ParamsView(MutableMapping):
     """The textbook's ``params`` dict: W1, b1, W2, … as arrays sharing the model's memory.
@@ -106,7 +97,7 @@ class TwoLayerNet(_TextbookNet):
         gen = as_generator(rng)
         super().__init__(
             Linear(input_size, hidden_size, init=float(weight_init_std), rng=gen, dtype=dtype),
-            _activation(activation),
+            activation_layer(activation),
             Linear(hidden_size, output_size, init=float(weight_init_std), rng=gen, dtype=dtype),
         )
         self._setup(dict(input_size=input_size, hidden_size=hidden_size,
@@ -135,7 +126,7 @@ class MultiLayerNet(_TextbookNet):
         for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Linear(fan_in, fan_out, init=init, rng=gen, dtype=dtype))
             if k < len(sizes) - 2:
-                layers.append(_activation(activation))
+                layers.append(activation_layer(activation))
         super().__init__(*layers)
         lam = float(weight_decay_lambda)
         if not (np.isfinite(lam) and lam >= 0):

@@ -140,11 +140,20 @@ class Optimizer:
         hyper, update = self.kernel_hyper(), self.backend.kernels.optim.optimizer_step
         for data, grad, state in self.segments():
             update(hyper, data, grad, state, self.step_count)
+        self._parameters_changed()
 
     def record_steps(self, count):
         """Count *count* updates that the compiled engine made with this optimizer's rule
         and state (the step count drives bias corrections and decays)."""
         self.step_count += int(count)
+        if count:
+            self._parameters_changed()
+
+    def _parameters_changed(self):
+        """Tell the parameters' buffers that their values changed (tapes check it)."""
+        buffers = {id(p._buffer): p._buffer for p in self.params if p._buffer is not None}
+        for buf in buffers.values():
+            buf.version += 1
 
     def state_dict(self):
         """{'type', 'hyperparameters', 'step', 'state': {name: flat NumPy array copy}}."""

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .layers import ACTIVATIONS, Linear
 from .models import NETWORKS
 from .optim import OPTIMIZERS
-from .sequential import Sequential, layer_from_config
+from .sequential import Sequential
 
 __all__ = ["save", "load"]
 
@@ -115,6 +116,18 @@ def _read(path):
         if name not in arrays or name not in sums or _digest(arrays[name]) != sums[name]:
             raise ValueError(f"{path} is corrupt: entry {name!r} does not match its checksum")
     return meta, arrays
+
+
+#: layer type name (as ``config()`` writes it) → class
+LAYERS = {cls.__name__: cls for cls in (Linear, *ACTIVATIONS.values())}
+
+
+def layer_from_config(cfg, dtype):
+    """Rebuild one layer from its :meth:`~numbann.layers.Module.config` (parameters zeroed)."""
+    cls = LAYERS.get(cfg.get("type"))
+    if cls is None:
+        raise ValueError(f"unknown layer type {cfg.get('type')!r} in the model file")
+    return cls.from_config(cfg, dtype)
 
 
 def build_model(model_cfg, dtype):

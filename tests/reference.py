@@ -190,6 +190,22 @@ def mlp_forward(x, layers):
     return a
 
 
+def mlp_gradients(x, layers, loss_grad):
+    """Backprop through :func:`mlp_forward`'s network: ([(dW, db), …], ∂L/∂x) for the loss
+    whose gradient with respect to the output is ``loss_grad(output)``."""
+    acts, zs = [np.asarray(x, dtype=np.float64)], []
+    for w, b, act in layers:
+        zs.append(acts[-1] @ w + (0 if b is None else b))
+        acts.append(activation(act, zs[-1]))
+    g = loss_grad(acts[-1])
+    grads = []
+    for (w, _, act), a_in, z in reversed(list(zip(layers, acts[:-1], zs))):
+        dz = activation_grad(act, z, g)
+        grads.append((a_in.T @ dz, dz.sum(axis=0)))
+        g = dz @ w.T
+    return grads[::-1], g
+
+
 def finite_difference(f, x, h=1e-6):
     """Central differences of a scalar f over every element of the float64 array x."""
     g = np.zeros_like(x)

@@ -170,8 +170,10 @@ def test_digits_pytorch_style(tmp_path):
     out = run_example("digits_pytorch_style.py", tmp_path)
     losses = floats(r"step +\d+  loss ([\d.]+)", out)
     assert len(losses) == 6 and losses == sorted(losses, reverse=True)
+    test_losses = floats(r"  test loss ([\d.]+)\n", out)
+    assert len(test_losses) == 6 and test_losses == sorted(test_losses, reverse=True)
     assert floats(r"test accuracy ([\d.]+)", out)[0] > 0.85  # 300 steps; 1000 give ~0.95
-    assert_figures(tmp_path, "digits_weights.png", "digits_confusion.png")
+    assert_figures(tmp_path, "digits_loss.png", "digits_weights.png", "digits_confusion.png")
 
 
 # --- every example is tested, documented and runnable the same way ----------------------

@@ -134,43 +134,44 @@ def test_history_contents_and_partial_last_batch(digits):
 
 def test_engine_compiles_before_the_first_epoch_and_trains_nothing_doing_so(digits,
                                                                             monkeypatch):
-    from numbann import training
+    from numbann import _runners
 
     x, t = digits
     model = net()
     opt = nb.optim.SGD(model.parameters(), lr=0.1)
-    trainer = nb.Trainer(model, nb.CrossEntropyLoss(), opt, verbose=0)
-    runner = training._CompiledRunner(trainer, training._Data(model, trainer.loss_fn, x, t, "x"))
+    loss_fn = nb.CrossEntropyLoss()
+    runner = _runners.CompiledRunner(model, loss_fn, opt, 100,
+                                     _runners.TrainingData(model, loss_fn, x, t, "x"))
     before = model.flat_parameters.copy()
     assert runner.prepare(0) >= 0
     assert runner.prepare(0, evaluation=True) >= 0  # also the evaluation kernel, on no rows
     np.testing.assert_array_equal(model.flat_parameters, before)
     assert opt.step_count == 0
 
-    run = training._CompiledRunner.run
+    run = _runners.CompiledRunner.run
 
     def run_slow_when_empty(self, order, contiguous, lo, hi, *rest):
         if lo == hi:  # the preparing call, standing in for a cold compile
             time.sleep(0.3)
         return run(self, order, contiguous, lo, hi, *rest)
 
-    monkeypatch.setattr(training._CompiledRunner, "run", run_slow_when_empty)
-    h = nb.fit(model, trainer.loss_fn, opt, x, t, epochs=1, verbose=0)
+    monkeypatch.setattr(_runners.CompiledRunner, "run", run_slow_when_empty)
+    h = nb.fit(model, loss_fn, opt, x, t, epochs=1, verbose=0)
     assert h.params["jit_time"] >= 0.3 > h.history["epoch_time"][0]
-    h = nb.fit(model, trainer.loss_fn, opt, x, t, epochs=1, verbose=0, engine="objects")
+    h = nb.fit(model, loss_fn, opt, x, t, epochs=1, verbose=0, engine="objects")
     assert h.params["jit_time"] is None
 
 
 def test_a_slow_compile_is_announced_only_when_verbose(monkeypatch, capsys):
-    from numbann import training
+    from numbann import _progress
 
-    monkeypatch.setattr(training, "NOTICE_AFTER", 0.05)
+    monkeypatch.setattr(_progress, "NOTICE_AFTER", 0.05)
     for verbose in (0, 1):
-        with training._notice_if_slow(verbose, "compiling ..."):
+        with _progress.notice_if_slow(verbose, "compiling ..."):
             time.sleep(0.3)
         err = capsys.readouterr().err
         assert (("compiling ..." in err and "done in" in err) if verbose else err == "")
-    with training._notice_if_slow(1, "compiling ..."):
+    with _progress.notice_if_slow(1, "compiling ..."):
         pass  # finishes before the notice is due
     assert capsys.readouterr().err == ""
 
