@@ -1,6 +1,6 @@
 """Parameters and the flat buffers behind them.
 
-Parameters live in flat buffers (DESIGN.md): a :class:`ParameterBuffer` holds
+Parameters live in flat buffers: a :class:`ParameterBuffer` holds
 one 1-D data array and one 1-D gradient array, and every :class:`Parameter`'s
 ``.data`` and ``.grad`` are views into them. A Linear made on its own has a
 buffer of its own; a :class:`~numbann.Sequential` gathers its layers'

@@ -24,7 +24,7 @@ RELU = 3
 STEP = 4
 SOFTMAX = 5
 
-#: name → code, the names the object layer and the command line use
+#: name → code; numbann.layers.ACTIVATIONS maps the same names to the layer classes
 CODES = {
     "identity": IDENTITY,
     "sigmoid": SIGMOID,
