@@ -15,6 +15,7 @@ import functools
 import hashlib
 import http.client
 import math
+import numbers
 import shutil
 import socket
 import ssl
@@ -63,7 +64,7 @@ class Download:
     def __post_init__(self):
         for name in ("timeout", "connect_timeout"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
                     0 < value < math.inf):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 

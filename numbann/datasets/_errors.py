@@ -25,10 +25,11 @@ class DatasetNotFoundError(FileNotFoundError):
       ``"NUMBANN_DATA"`` (the environment variable) or ``"cache"`` (the per-user cache);
     - ``missing``: the file names that are missing;
     - ``problem``: what went wrong, in one line;
-    - ``failures``: for a failed download, one ``(url, reason, unreachable)`` per
-      mirror, *reason* in plain words ("no network or DNS …", "timed out …",
+    - ``failures``: for a failed download, one ``(url, reason, unreachable, detail)``
+      per mirror: *reason* in plain words ("no network or DNS (…)", "timed out (…)",
       "HTTP 404 Not Found", "checksum mismatch"), *unreachable* true when no
-      connection to the mirror could be made at all; empty otherwise.
+      connection to the mirror could be made at all, *detail* the full problem
+      of a file that did not verify (else ""); empty when nothing was downloaded.
     """
 
     def __init__(self, message, *, name=None, title=None, directory=None, source=None,
