@@ -2,7 +2,9 @@
 
 Most tests call ``main([...])`` in-process on the 8x8 digits (shipped, fast);
 one runs ``python -m numbann`` in a subprocess. The MNIST tests read the real
-files from $NUMBANN_DATA or ../shared/data and are skipped without them.
+files from $NUMBANN_DATA or ../shared/data and are skipped without them; the
+offline tests replace MNIST's mirrors by local servers that refuse, reset,
+stall or answer wrongly.
 """
 
 import dataclasses

@@ -122,9 +122,10 @@ def _download(ds, key, url, target, net):
     """Download *url* to *target* and verify it; returns None, or the MirrorFailure."""
     print(f"numbann: downloading {url} (giving up after {net.answer_timeout:g} s without an "
           "answer)", file=sys.stderr)
-    connecting = True
+    connecting = False
     try:
         with atomic_write(target) as out:
+            connecting = True
             with net.open(url) as response:
                 connecting = False
                 shutil.copyfileobj(response, out, 1 << 20)
