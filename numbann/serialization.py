@@ -10,15 +10,14 @@ is complete, so a crash never leaves a half-written model in place of a good
 one. Loading never unpickles (``allow_pickle=False``).
 """
 
-import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_write
+from ._io import sha256_of as _digest
 from ._version import __version__
 from .layers import ACTIVATIONS, Linear
 from .models import NETWORKS
@@ -31,32 +30,6 @@ FORMAT = "numbann-model"
 FORMAT_VERSION = 1
 _META = "__numbann__"
 _OPT = "optimizer/"
-
-
-def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside *path*, then rename it to *path*."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _digest(arr):
-    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
 
 
 def save(model, path, optimizer=None):
@@ -84,7 +57,8 @@ def save(model, path, optimizer=None):
         arrays.update({_OPT + name: arr for name, arr in sd["state"].items()})
     meta["sha256"] = {name: _digest(arr) for name, arr in arrays.items()}
     arrays[_META] = np.array(json.dumps(meta))
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def _read(path):

@@ -1,6 +1,9 @@
 """Helpers for the dataset tests: hand-built IDX files, small fake sets, a local HTTP mirror."""
 
+import contextlib
 import gzip
+import os
+import socket
 import struct
 import threading
 import time
@@ -9,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from numbann.datasets.mnist import FILES
+from numbann.datasets._registry import FILES
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("NUMBANN_DATA")
+                   or Path(__file__).resolve().parents[2] / "shared" / "data")
 MNIST_DIR = SHARED_DATA / "mnist"
 DIGITS_CSV = SHARED_DATA / "digits" / "digits.csv.gz"
 
@@ -60,14 +64,17 @@ class Mirror:
 
     ``files`` maps a file name to its bytes; ``modes`` may make a file
     ``"half"`` (the connection drops after half of the promised bytes),
-    ``"slow"`` (headers, then silence for 2 s) or ``"missing"`` (404).
-    ``requests`` lists the paths asked for.
+    ``"slow"`` (headers, then silence for 2 s), ``"late"`` (silence for
+    ``delay`` seconds before the answer), ``"pause"`` (headers and half the
+    bytes, ``delay`` seconds of silence, the rest), ``"missing"`` (404) or
+    ``"forbidden"`` (403). ``requests`` lists the paths asked for.
     """
 
-    def __init__(self, files):
+    def __init__(self, files, delay=1.0):
         self.files = dict(files)
         self.modes = {}
         self.requests = []
+        self.delay = delay
         mirror = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,19 +82,25 @@ class Mirror:
                 name = self.path.lstrip("/")
                 mirror.requests.append(name)
                 mode = mirror.modes.get(name, "ok")
-                if name not in mirror.files or mode == "missing":
-                    self.send_error(404)
+                if name not in mirror.files or mode in ("missing", "forbidden"):
+                    self.send_error(403 if mode == "forbidden" else 404)
                     return
+                if mode == "late":
+                    time.sleep(mirror.delay)
                 data = mirror.files[name]
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if mode == "slow":
                     time.sleep(2)
-                elif mode == "half":
+                elif mode in ("half", "pause"):
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
-                    self.close_connection = True
+                    if mode == "half":
+                        self.close_connection = True
+                    else:
+                        time.sleep(mirror.delay)
+                        self.wfile.write(data[len(data) // 2 :])
                 else:
                     self.wfile.write(data)
 
@@ -103,6 +116,67 @@ class Mirror:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class Unreachable:
+    """A mirror on 127.0.0.1 that cannot be reached, in one of these ways (*how*):
+
+    - ``"refuse"``: nothing listens on the port, so connecting is refused;
+    - ``"reset"``: it accepts, reads the request and resets the connection;
+    - ``"stall"``: it accepts, reads the request and never answers;
+    - ``"stall-connect"``: its queue of connections is full and it never
+      accepts, so connecting itself hangs (as behind a firewall that drops packets).
+
+    ``connections`` counts the connections it accepted.
+    """
+
+    def __init__(self, how):
+        self.how = how
+        self.connections = 0
+        self._open = []
+        self._closed = threading.Event()
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/"
+        if how == "refuse":
+            self._listener.close()
+            return
+        if how == "stall-connect":
+            self._listener.listen(0)
+            for _ in range(2):  # fill the accept queue; later connection attempts hang
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                self._open.append(filler)
+            return
+        self._listener.listen(8)
+        self._listener.settimeout(0.05)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.settimeout(2)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)  # the request
+            if self.how == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                self._open.append(conn)
+
+    def close(self):
+        self._closed.set()
+        if self.how in ("reset", "stall"):
+            self._thread.join(timeout=5)
+        for sock in [*self._open, self._listener]:
+            sock.close()
 
 
 def listing(directory):

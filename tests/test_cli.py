@@ -2,23 +2,29 @@
 
 Most tests call ``main([...])`` in-process on the 8x8 digits (shipped, fast);
 one runs ``python -m numbann`` in a subprocess. The MNIST tests read the real
-files from $NUMBANN_DATA or ../shared/data and are skipped without them.
+files from $NUMBANN_DATA or ../shared/data and are skipped without them; the
+offline tests replace MNIST's mirrors by local servers that refuse, reset,
+stall or answer wrongly.
 """
 
+import dataclasses
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from datasets_support import fake_set, write_set
+from datasets_support import Mirror, Unreachable, fake_set, set_bytes, write_set
 
 import numbann as nb
 from numbann import cli
 from numbann._cuda import cuda_status
+from numbann.cli import _gradcheck
+from numbann.datasets._registry import SETS
 
 SHARED_DATA = Path(os.environ.get("NUMBANN_DATA") or
                    Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -242,7 +248,9 @@ def test_gradcheck_more_samples_than_images_exits_2(capsys):
 def test_missing_mnist_exits_1_naming_where_it_looked(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--data-dir", tmp_path, "--no-download")
     assert code == 1 and out == ""
-    assert_one_line_error(err, str(tmp_path), "--data-dir", "NUMBANN_DATA", "missing")
+    assert_one_line_error(err, str(tmp_path), "--data-dir", "NUMBANN_DATA", "missing",
+                          "downloading is off (--no-download)", "drop --no-download",
+                          "numbann train --dataset digits")
 
 
 def test_missing_mnist_under_numbann_data_names_that_directory(capsys, tmp_path, monkeypatch):
@@ -317,6 +325,90 @@ def test_evaluate_checks_the_number_of_classes(capsys, tmp_path):
     assert_one_line_error(err, "5 outputs", "10 classes")
 
 
+# --- the first run without a network --------------------------------------------------------
+
+FIRST_FILE = "train-images-idx3-ubyte.gz"
+REASONS = {"refuse": "connection refused", "reset": "connection reset",
+           "stall": "timed out (no answer within {t} s)"}
+
+
+@pytest.fixture
+def mnist_mirrors(monkeypatch):
+    """make(*servers): MNIST's mirrors replaced by these local servers, in turn."""
+
+    def make(*servers):
+        mirrors = tuple(s.url for s in servers)
+        monkeypatch.setitem(SETS, "mnist", dataclasses.replace(SETS["mnist"], mirrors=mirrors))
+        return servers
+
+    return make
+
+
+@pytest.fixture
+def unreachable():
+    made = []
+    yield lambda how: made.append(Unreachable(how)) or made[-1]
+    for server in made:
+        server.close()
+
+
+@pytest.mark.parametrize(("command", "hows"), [
+    ("train", ("refuse", "reset", "stall")),
+    ("evaluate", ("refuse", "reset")),
+    ("gradcheck", ("reset", "refuse")),
+])
+def test_offline_first_run_says_why_for_each_mirror_and_what_to_do(
+        capsys, tmp_path, mnist_mirrors, unreachable, command, hows):
+    servers = mnist_mirrors(*[unreachable(how) for how in hows])
+    args = [command]
+    if command == "evaluate":  # an MNIST model: evaluate needs MNIST's test set
+        args.append(tmp_path / "mnist.npz")
+        nb.save(nb.Sequential(nb.Linear(784, 10)), args[-1])
+    start = time.perf_counter()
+    code, out, err = run(capsys, *args)
+    elapsed = time.perf_counter() - start
+    assert code == 1 and out == "" and "Traceback" not in err
+    lines = err.splitlines()
+    # the first file only, once per mirror, each saying how long it may take
+    promised = [float(t) for t in re.findall(
+        rf"^numbann: downloading \S+/{FIRST_FILE} \(giving up after ([\d.]+) s without an "
+        r"answer\)$", err, re.M)]
+    assert len(promised) == len(servers) and lines[:len(servers)] == [
+        line for line in lines if line.startswith("numbann: downloading")]
+    stalls = sum(t for t, how in zip(promised, hows) if how == "stall")
+    assert elapsed < stalls + 3.0  # refusals and resets fail at once, a stall when promised
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "numbann" / "mnist"
+    error = lines[len(servers):]
+    assert error[0] == (f"numbann {command}: error: MNIST data not available in {cache} (the "
+                        f"per-user cache): no mirror could be reached to download {FIRST_FILE}")
+    assert error[1:1 + len(servers)] == [
+        f"  {s.url}{FIRST_FILE}: {REASONS[s.how].format(t=f'{promised[0]:g}')}"
+        for s in servers]
+    digits = "gradcheck" if command == "gradcheck" else "train"
+    assert error[1 + len(servers):] == [
+        "Either point numbann at the MNIST files you have: --data-dir DIR (the directory "
+        "with the four .gz files) or NUMBANN_DATA=ROOT (files in ROOT/mnist/),",
+        "or try the 8x8 digits shipped with numbann, which need no download: "
+        f"numbann {digits} --dataset digits"]
+
+
+def test_mirrors_that_answer_wrongly_are_named_with_their_reasons(capsys, mnist_mirrors):
+    missing = Mirror({})  # 404 for everything
+    wrong = Mirror(set_bytes(fake_set(np.random.default_rng(0))))  # not the real MNIST
+    try:
+        mnist_mirrors(missing, wrong)
+        code, _, err = run(capsys, "gradcheck")
+    finally:
+        missing.close()
+        wrong.close()
+    assert code == 1
+    error = err.splitlines()[2:]
+    assert error[0].endswith(f"downloading {FIRST_FILE} failed on every mirror")
+    assert error[1:3] == [f"  {missing.url}{FIRST_FILE}: HTTP 404 Not Found",
+                          f"  {wrong.url}{FIRST_FILE}: checksum mismatch"]
+    assert error[-1].endswith("numbann gradcheck --dataset digits")
+
+
 # --- 28x28 data sets without the real MNIST -----------------------------------------------
 
 
@@ -389,8 +481,8 @@ def test_relu_kink_counter():
     net.params["b1"] = np.array([0.0, 5e-5, 1.0])
     x = np.array([[0.0, 0.0], [1.0, 1.0]])
     # z = [[0, 5e-5, 1], [1, 1.00005, 1]]: two within reach of the kink for h = 1e-4
-    assert cli._relu_kinks(net, x, 1e-4) == 2
-    assert cli._relu_kinks(net, x, 1e-6) == 1
+    assert _gradcheck._relu_kinks(net, x, 1e-4) == 2
+    assert _gradcheck._relu_kinks(net, x, 1e-6) == 1
 
 
 # --- info, help, version ------------------------------------------------------------------

@@ -5,10 +5,17 @@ digits); tests against the real MNIST files are in test_mnist.py.
 """
 
 import dataclasses
+import errno
 import gzip
+import hashlib
+import http.client
 import io
 import os
+import socket
+import ssl
 import stat
+import time
+import urllib.error
 from importlib import resources
 
 import numpy as np
@@ -17,6 +24,7 @@ from datasets_support import (
     DIGITS_CSV,
     IDX_TYPES,
     Mirror,
+    Unreachable,
     fake_set,
     idx_bytes,
     listing,
@@ -28,6 +36,7 @@ from numbann import datasets
 from numbann.datasets import (
     CorruptDataError,
     DatasetNotFoundError,
+    _registry,
     batches,
     load_digits,
     load_idx,
@@ -37,7 +46,8 @@ from numbann.datasets import (
     save_idx,
     train_test_split,
 )
-from numbann.datasets import mnist as M
+from numbann.datasets._idx import IDX_CODES
+from numbann.datasets._registry import FILES, SETS
 
 FASHION = "fashion-mnist"  # a set without known checksums: synthetic files pass
 
@@ -110,7 +120,7 @@ def test_save_idx_writes_what_load_idx_and_the_format_expect(tmp_path, dtype):
     array = (np.arange(24).reshape(2, 3, 4) - 5).astype(dtype)
     save_idx(tmp_path / "a.idx", array)
     save_idx(tmp_path / "a.idx.gz", array)
-    code = M._IDX_CODES[array.dtype.newbyteorder("=")]
+    code = IDX_CODES[array.dtype.newbyteorder("=")]
     assert (tmp_path / "a.idx").read_bytes() == idx_bytes(array, code)
     assert gzip.decompress((tmp_path / "a.idx.gz").read_bytes()) == idx_bytes(array, code)
     np.testing.assert_array_equal(load_idx(tmp_path / "a.idx.gz"), array)
@@ -156,8 +166,6 @@ def test_load_idx_rejects_broken_files_naming_them(tmp_path, case):
 
 
 def test_load_idx_checks_a_given_sha256(tmp_path):
-    import hashlib
-
     path = tmp_path / "a.idx.gz"
     path.write_bytes(gzip.compress(GOOD))
     good = hashlib.sha256(GOOD).hexdigest()
@@ -219,7 +227,7 @@ def test_offline_error_lists_files_place_and_remedies(tmp_path, arrays):
     assert "t10k-images-idx3-ubyte.gz (or uncompressed t10k-images-idx3-ubyte): missing" in message
     assert "train-images-idx3-ubyte.gz (or uncompressed train-images-idx3-ubyte): found" in message
     assert "data_dir=" in message and "NUMBANN_DATA" in message
-    assert M.MIRRORS[FASHION][0] in message
+    assert datasets.MIRRORS[FASHION][0] in message
 
 
 ROLES = ["train_images", "train_labels", "test_images", "test_labels"]
@@ -296,7 +304,7 @@ def test_the_parsed_cache_is_an_npz_without_pickles_and_is_used(tmp_path, arrays
     def no_parsing(*args):
         raise AssertionError("the source files were parsed although the cache is current")
 
-    monkeypatch.setattr(M, "_read_member", no_parsing)
+    monkeypatch.setattr(_registry, "read_member", no_parsing)
     second = raw(data_dir=tmp_path / "set")
     for a, b in zip(first[0] + first[1], second[0] + second[1], strict=True):
         np.testing.assert_array_equal(a, b)
@@ -371,7 +379,7 @@ def test_failing_to_write_the_cache_never_fails_a_load(tmp_path, arrays, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     for _ in range(2):
         check_same(raw(data_dir=tmp_path / "set"), arrays)
-    assert listing(tmp_path / "set") == sorted(M.FILES.values())
+    assert listing(tmp_path / "set") == sorted(FILES.values())
 
 
 # --- downloads ---------------------------------------------------------------------
@@ -383,7 +391,7 @@ def test_a_download_that_fails_halfway_leaves_nothing_behind(arrays, mirror, iso
     with pytest.raises(DatasetNotFoundError) as info:
         raw(mirrors=[mirror.url])
     message = str(info.value)
-    assert f"{mirror.url}train-images-idx3-ubyte.gz: OSError('the connection ended after" in message
+    assert f"{mirror.url}train-images-idx3-ubyte.gz: the connection ended after" in message
     assert "the per-user cache directory" in message
     assert listing(isolated_cache) == []
 
@@ -395,14 +403,14 @@ def test_each_mirror_is_tried_in_turn_with_a_timeout(arrays, mirror, isolated_ca
         mirror.modes = {"train-images-idx3-ubyte.gz": "slow", "train-labels-idx1-ubyte.gz": "half"}
         mirror.modes["t10k-images-idx3-ubyte.gz"] = "missing"
         mirror.files["t10k-labels-idx1-ubyte.gz"] = b"\x1f\x8b this is no gzip"
-        ds = dataclasses.replace(M._SETS[FASHION], gz_md5=None)
-        monkeypatch.setitem(M._SETS, FASHION, ds)
+        ds = dataclasses.replace(SETS[FASHION], gz_md5=None)
+        monkeypatch.setitem(SETS, FASHION, ds)
         loaded = raw(mirrors=[mirror.url, "unknown-scheme://nowhere/", good.url], timeout=0.3)
         check_same(loaded, arrays)
-        assert mirror.requests == list(M.FILES.values())
-        assert good.requests == list(M.FILES.values())
+        assert mirror.requests == list(FILES.values())
+        assert good.requests == list(FILES.values())
         assert listing(isolated_cache / FASHION) == sorted(
-            [*M.FILES.values(), f"numbann-{FASHION}-cache.npz"]
+            [*FILES.values(), f"numbann-{FASHION}-cache.npz"]
         )
     finally:
         good.close()
@@ -412,8 +420,8 @@ def test_a_successful_download_lands_verified_files(arrays, mirror, isolated_cac
     served = set_bytes(arrays)
     mirror.files = served
     # Fashion-MNIST downloads are checked against the published .gz md5: use ours
-    md5 = {name: M.hashlib.md5(data).hexdigest() for name, data in served.items()}
-    monkeypatch.setitem(M._SETS, FASHION, dataclasses.replace(M._SETS[FASHION], gz_md5=md5))
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in served.items()}
+    monkeypatch.setitem(SETS, FASHION, dataclasses.replace(SETS[FASHION], gz_md5=md5))
     directory = datasets.download_mnist(FASHION, mirrors=[mirror.url])
     assert directory == isolated_cache / FASHION
     for name, data in served.items():
@@ -470,7 +478,7 @@ def test_a_corrupt_file_in_the_cache_is_set_aside_and_downloaded_again(
 ):
     served = set_bytes(arrays)
     mirror.files = served
-    monkeypatch.setitem(M._SETS, FASHION, dataclasses.replace(M._SETS[FASHION], gz_md5=None))
+    monkeypatch.setitem(SETS, FASHION, dataclasses.replace(SETS[FASHION], gz_md5=None))
     paths = write_set(isolated_cache / FASHION, arrays)
     corrupt(paths["test_labels"], "truncated gzip", arrays, "test_labels")
     broken = paths["test_labels"].read_bytes()
@@ -499,6 +507,199 @@ def test_no_download_into_a_read_only_directory(tmp_path, arrays, read_only):
         DatasetNotFoundError, match="is read-only, so train-labels-idx1-ubyte.gz cannot"
     ):
         raw(data_dir=tmp_path / "set", mirrors=["http://127.0.0.1:9/"])
+
+
+# --- offline and unreachable mirrors: reasons in plain words, failing fast ---------------
+
+
+@pytest.fixture
+def unreachable():
+    made = []
+
+    def make(how):
+        server = Unreachable(how)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def test_unreachable_mirrors_fail_fast_naming_each_reason(unreachable, isolated_cache, capsys):
+    servers = [unreachable(how) for how in ("refuse", "reset", "stall", "stall-connect")]
+    start = time.perf_counter()
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(mirrors=[s.url for s in servers], connect_timeout=0.5, timeout=30)
+    elapsed = time.perf_counter() - start
+    # one connect timeout for each of the two stalling mirrors, not 30 s, and only one file
+    assert elapsed < 2 * 0.5 + 3.0
+    err = info.value
+    file = "train-images-idx3-ubyte.gz"
+    assert err.problem == f"no mirror could be reached to download {file}"
+    assert [f.url for f in err.failures] == [s.url + file for s in servers]
+    assert [f.reason for f in err.failures] == [
+        "connection refused", "connection reset", "timed out (no answer within 0.5 s)",
+        "timed out (no answer within 0.5 s)"]
+    assert all(f.unreachable for f in err.failures)
+    assert [s.connections for s in servers[1:3]] == [1, 1]  # the other three files: not tried
+    for failure in err.failures:
+        assert f"  {failure.url}: {failure.reason}\n" in str(err)
+    assert (err.name, err.title, err.source) == (FASHION, "Fashion-MNIST", "cache")
+    assert err.directory == isolated_cache / FASHION and err.missing == tuple(FILES.values())
+    assert "load_digits()" in str(err)  # the data that needs no download
+    progress = capsys.readouterr().err.splitlines()
+    assert progress == [f"numbann: downloading {s.url}{file} (giving up after 0.5 s without an "
+                        "answer)" for s in servers]
+    assert listing(isolated_cache) == []
+
+
+def test_answer_and_read_timeouts_are_separate(arrays, mirror, isolated_cache, monkeypatch):
+    mirror.files = set_bytes(arrays)
+    mirror.delay = 0.6
+    file = "train-images-idx3-ubyte.gz"
+    mirror.modes[file] = "late"  # the answer comes after 0.6 s
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(mirrors=[mirror.url], connect_timeout=0.2, timeout=5)
+    assert info.value.failures[0].reason == "timed out (no answer within 0.2 s)"
+    assert info.value.failures[0].unreachable
+    mirror.modes[file] = "pause"  # 0.6 s of silence in the middle of the file
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(mirrors=[mirror.url], connect_timeout=5, timeout=0.2)
+    assert info.value.failures[0].reason == "timed out (no data for 0.2 s)"
+    assert not info.value.failures[0].unreachable  # it answered: a bad moment, not no route
+    monkeypatch.setitem(SETS, FASHION, dataclasses.replace(SETS[FASHION], gz_md5=None))
+    for mode in ("late", "pause"):  # within each timeout, both downloads succeed
+        mirror.modes = {file: mode}
+        check_same(raw(mirrors=[mirror.url], connect_timeout=2, timeout=2), arrays)
+        (isolated_cache / FASHION / file).unlink()
+
+
+def test_the_built_in_client_speaks_tls_to_https_mirrors(mirror, tmp_path):
+    # a plain HTTP server behind an https:// URL: the TLS handshake fails, and says so
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(data_dir=tmp_path, mirrors=[mirror.url.replace("http:", "https:")])
+    assert info.value.failures[0].reason.startswith("TLS error (")
+    assert info.value.failures[0].unreachable
+
+
+class Opener:
+    """Plays mirrors by host: raises an error for some (URL, file), serves the fake set."""
+
+    def __init__(self, files, errors):
+        self.files, self.errors, self.calls = files, errors, []
+
+    def __call__(self, url, timeout):
+        self.calls.append(url)
+        host, name = url.split("/")[2], url.rsplit("/", 1)[1]
+        error = self.errors.get((host, name), self.errors.get(host))
+        if error is not None:
+            raise error
+        return io.BytesIO(self.files[name])
+
+
+def http_error(code, reason):
+    return urllib.error.HTTPError("https://x/", code, reason, {}, None)
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
+     "no network or DNS (cannot look up {host})"),
+    (urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution")),
+     "no network or DNS (cannot look up {host})"),
+    (urllib.error.URLError(OSError(errno.ENETUNREACH, "Network is unreachable")),
+     "no route to {host} (network unreachable)"),
+    (urllib.error.URLError(ConnectionRefusedError(errno.ECONNREFUSED, "refused")),
+     "connection refused"),
+    (urllib.error.URLError(TimeoutError("timed out")), "timed out (no answer within 7 s)"),
+    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "connection reset"),
+    (http.client.RemoteDisconnected("closed"),
+     "the server closed the connection without an answer"),
+    (urllib.error.URLError(ssl.SSLCertVerificationError(1, "certificate verify failed")),
+     "TLS certificate not trusted"),
+    (urllib.error.URLError("unknown url type: ftpx"), "not a URL numbann can open"),
+])
+def test_network_failures_in_plain_words(arrays, isolated_cache, error, reason):
+    opener = Opener(set_bytes(arrays), {"a.example": error, "b.example": error})
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(mirrors=["https://a.example/", "https://b.example/"], opener=opener, timeout=7)
+    err = info.value
+    for failure, host in zip(err.failures, ("a.example", "b.example"), strict=True):
+        assert failure.reason.startswith(reason.format(host=host)), failure
+    assert all(f.unreachable for f in err.failures)
+    assert err.problem == "no mirror could be reached to download train-images-idx3-ubyte.gz"
+    assert len(opener.calls) == 2  # the first file on both mirrors, nothing more
+
+
+def test_answers_that_are_not_the_file_in_plain_words(arrays, isolated_cache):
+    opener = Opener(set_bytes(arrays), {"a.example": http_error(403, "Forbidden"),
+                                        "b.example": http_error(404, "Not Found")})
+    served = set_bytes(arrays)
+    served["train-images-idx3-ubyte.gz"] = gzip.compress(b"\0\0\x08\x03" + b"\0" * 12)
+    opener_c = Opener(served, {})
+    mirrors = ["https://a.example/", "https://b.example/", "https://c.example/"]
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(mirrors=mirrors,
+            opener=lambda url, timeout: (opener_c if "c.example" in url else opener)(url, timeout))
+    err = info.value
+    assert err.problem == "downloading train-images-idx3-ubyte.gz failed on every mirror"
+    assert [f.reason for f in err.failures] == ["HTTP 403 Forbidden", "HTTP 404 Not Found",
+                                                "checksum mismatch"]
+    assert not any(f.unreachable for f in err.failures)
+    assert "md5" in err.failures[2].detail and err.failures[2].detail in str(err)
+
+
+def test_an_unreachable_mirror_is_not_asked_again_for_the_other_files(arrays, isolated_cache,
+                                                                     monkeypatch):
+    monkeypatch.setitem(SETS, FASHION, dataclasses.replace(SETS[FASHION], gz_md5=None))
+    refused = urllib.error.URLError(ConnectionRefusedError(errno.ECONNREFUSED, "refused"))
+    opener = Opener(set_bytes(arrays), {"a.example": refused})
+    check_same(raw(mirrors=["https://a.example/", "https://b.example/"], opener=opener),
+               arrays)
+    assert [url.split("/")[2] for url in opener.calls] == ["a.example"] + ["b.example"] * 4
+    # when a later file fails too, the message still names the mirror skipped and why
+    for path in (isolated_cache / FASHION).iterdir():
+        path.unlink()
+    opener = Opener(set_bytes(arrays), {"a.example": refused, ("b.example", FILES[
+        "test_images"]): http_error(404, "Not Found")})
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(mirrors=["https://a.example/", "https://b.example/"], opener=opener)
+    assert [f.reason for f in info.value.failures] == [
+        "connection refused (for an earlier file; not tried again)", "HTTP 404 Not Found"]
+    assert info.value.missing == (FILES["test_images"], FILES["test_labels"])
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "5", True])
+def test_timeouts_must_be_positive_numbers(tmp_path, bad):
+    for name in ("timeout", "connect_timeout"):
+        with pytest.raises(ValueError, match=f"{name} must be a positive number of seconds"):
+            raw(data_dir=tmp_path, **{name: bad})
+
+
+# --- where the files are: one rule for data_dir ---------------------------------------
+
+
+def test_data_dir_may_be_the_files_directory_or_a_root_of_sets(tmp_path, arrays):
+    write_set(tmp_path / "root" / FASHION, arrays)
+    check_same(raw(data_dir=tmp_path / "root", download=False), arrays)
+    check_same(raw(data_dir=tmp_path / "root" / FASHION, download=False), arrays)
+    # a directory that holds any of the files is the files' directory, even with a subdirectory
+    write_set(tmp_path / "root", fake_set(np.random.default_rng(1)))
+    (tmp_path / "root" / FILES["test_labels"]).unlink()
+    with pytest.raises(DatasetNotFoundError) as info:
+        raw(data_dir=tmp_path / "root", download=False)
+    assert info.value.directory == tmp_path / "root" and info.value.source == "data_dir"
+    assert info.value.missing == (FILES["test_labels"],)
+
+
+def test_download_mnist_into_a_root_uses_the_set_directory(arrays, mirror, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.setitem(SETS, FASHION, dataclasses.replace(SETS[FASHION], gz_md5=None))
+    mirror.files = set_bytes(arrays)
+    (tmp_path / FASHION).mkdir()
+    directory = datasets.download_mnist(FASHION, data_dir=tmp_path, mirrors=[mirror.url])
+    assert directory == tmp_path / FASHION
+    assert sorted(FILES.values()) == [p for p in listing(directory) if p.endswith(".gz")]
 
 
 # --- the shipped 8x8 digits -------------------------------------------------------

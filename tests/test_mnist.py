@@ -17,10 +17,11 @@ import pytest
 from datasets_support import MNIST_DIR, SHARED_DATA, Mirror, listing
 
 from numbann.datasets import CorruptDataError, load_idx, load_mnist
-from numbann.datasets import mnist as M
+from numbann.datasets._idx import idx_sha256
+from numbann.datasets._registry import FILES, SETS
 
 pytestmark = pytest.mark.skipif(
-    not all((MNIST_DIR / name).is_file() for name in M.FILES.values()),
+    not all((MNIST_DIR / name).is_file() for name in FILES.values()),
     reason=f"the MNIST files are not in {MNIST_DIR}",
 )
 
@@ -55,18 +56,18 @@ def readme_sha256():
 
 
 def test_the_known_checksums_are_the_readmes():
-    assert M._SETS["mnist"].sha256 == readme_sha256()
+    assert SETS["mnist"].sha256 == readme_sha256()
     assert len(readme_sha256()) == 4
 
 
-@pytest.mark.parametrize("key", list(M.FILES))
+@pytest.mark.parametrize("key", list(FILES))
 def test_each_file_verifies_and_has_the_standard_shape(key):
-    name = M.FILES[key]
+    name = FILES[key]
     want = readme_sha256()[name]
     array = load_idx(MNIST_DIR / name, sha256=want)
     assert array.shape == SHAPES[key] and array.dtype == np.uint8
     assert hashlib.sha256(gzip.decompress((MNIST_DIR / name).read_bytes())).hexdigest() == want
-    assert M._digest(array) == want  # what the parsed cache checks
+    assert idx_sha256(array) == want  # what the parsed cache checks
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -136,7 +137,7 @@ def test_second_load_comes_from_the_cache_in_under_a_second(tmp_path, monkeypatc
 
 @pytest.fixture
 def mirror():
-    server = Mirror({name: (MNIST_DIR / name).read_bytes() for name in M.FILES.values()})
+    server = Mirror({name: (MNIST_DIR / name).read_bytes() for name in FILES.values()})
     yield server
     server.close()
 
@@ -160,7 +161,7 @@ def test_a_corrupt_cached_file_is_replaced_by_a_download(tmp_path, monkeypatch, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cache = tmp_path / "numbann" / "mnist"
     cache.mkdir(parents=True)
-    for name in M.FILES.values():
+    for name in FILES.values():
         shutil.copy(MNIST_DIR / name, cache / name)
     labels = cache / "t10k-labels-idx1-ubyte.gz"
     damage(labels, how)
@@ -187,7 +188,7 @@ def test_downloads_land_verified_files_and_skip_bad_mirrors(tmp_path, monkeypatc
         bad.close()
     assert mirror.requests == ["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     directory = tmp_path / "numbann" / "mnist"
-    for name in M.FILES.values():
+    for name in FILES.values():
         assert (directory / name).read_bytes() == (MNIST_DIR / name).read_bytes()
-    assert sorted(os.listdir(directory)) == sorted([*M.FILES.values(), "numbann-mnist-cache.npz"])
+    assert sorted(os.listdir(directory)) == sorted([*FILES.values(), "numbann-mnist-cache.npz"])
     assert t[0] == 5 and tt[:5].tolist() == [7, 2, 1, 0, 4] and x.shape == (60000, 784)

@@ -20,7 +20,8 @@ import numpy as np  # noqa: E402
 
 import numbann as nb  # noqa: E402
 from numbann import plot  # noqa: E402
-from numbann.cli import CLIError, load_data, make_model, make_optimizer  # noqa: E402
+from numbann.cli import CLIError  # noqa: E402
+from numbann.cli._recipes import load_data, make_model, make_optimizer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

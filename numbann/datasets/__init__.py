@@ -3,7 +3,8 @@
 - :func:`load_mnist` — MNIST (or Fashion-MNIST, KMNIST) with the textbook's
   flags, from a local directory, ``$NUMBANN_DATA`` or the per-user cache,
   downloaded from public mirrors when missing, verified on every read and
-  cached as ``.npz`` for fast reloads. :func:`load_idx` reads any IDX file.
+  cached as ``.npz`` for fast reloads; a failed download names each
+  mirror's reason. :func:`load_idx` reads any IDX file.
 - :func:`load_digits` — the 8x8 handwritten digits shipped with numbann:
   works offline, the default for quick examples and tests.
 - :func:`train_test_split`, :func:`one_hot`, :func:`batches`,

@@ -8,15 +8,14 @@ scikit-learn's ``load_digits()`` returns.
 
 import functools
 import gzip
-import hashlib
 import io
 from importlib import resources
 
 import numpy as np
 
 from .. import _validate
-from .._config import FLOAT_DTYPES
-from .mnist import CorruptDataError
+from .._io import sha256_of
+from ._errors import CorruptDataError
 
 __all__ = ["load_digits"]
 
@@ -31,7 +30,7 @@ def _table():
     """The verified (1797, 65) int64 table: 64 pixels then the label. Read-only."""
     resource = resources.files(__package__).joinpath("data").joinpath(_FILE)
     text = gzip.decompress(resource.read_bytes())
-    digest = hashlib.sha256(text).hexdigest()
+    digest = sha256_of(text)
     if digest != _SHA256:
         raise CorruptDataError(resource, f"sha256 {digest} is not the shipped file's {_SHA256}")
     table = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.int64, ndmin=2)
@@ -50,9 +49,7 @@ def load_digits(normalize=False, one_hot_label=False, dtype=np.float32):
     when *one_hot_label* is true. Both arrays are new, writable and
     C-contiguous. Works offline.
     """
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = _validate.float_dtype(dtype)
     table = _table()
     x = table[:, :64].astype(dtype)
     if normalize:

@@ -27,12 +27,6 @@ def _paired(x, t):
     return x, t
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _generator(seed):
     if isinstance(seed, bool | np.bool_):
         raise ValueError(f"seed must be None, an int or a numpy Generator, got {seed!r}")
@@ -81,7 +75,7 @@ def train_test_split(x, t, test_size=0.25, *, shuffle=True, seed=None):
 
 def one_hot(labels, num_classes, dtype=np.float32):
     """(N,) integer labels in [0, num_classes) → (N, num_classes) one-hot rows of *dtype*."""
-    num_classes = _positive_int(num_classes, "num_classes")
+    num_classes = _validate.positive_int(num_classes, "num_classes")
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {arr.shape}")
@@ -98,7 +92,7 @@ def batches(x, t, batch_size, *, shuffle=True, seed=None, drop_last=False):
     *batch_size* does not divide N, unless *drop_last* drops it.
     """
     x, t = _paired(x, t)
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = _validate.positive_int(batch_size, "batch_size")
     n = x.shape[0]
     order = _generator(seed).permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n
@@ -123,7 +117,7 @@ def sample_batch(x, t, batch_size, rng):
     for a new Generator. xb and tb are new arrays.
     """
     x, t = _paired(x, t)
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = _validate.positive_int(batch_size, "batch_size")
     if x.shape[0] == 0:
         raise ValueError("cannot sample a batch from an empty data set")
     if rng is None or isinstance(rng, numbers.Integral | np.random.SeedSequence):
