@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write
-from ._io import sha256_of as _digest
+from ._io import atomic_write, sha256_of
 from ._version import __version__
 from .layers import ACTIVATIONS, Linear
 from .models import NETWORKS
@@ -55,7 +54,7 @@ def save(model, path, optimizer=None):
         meta["optimizer"] = {"type": sd["type"], "hyperparameters": sd["hyperparameters"],
                              "step": sd["step"]}
         arrays.update({_OPT + name: arr for name, arr in sd["state"].items()})
-    meta["sha256"] = {name: _digest(arr) for name, arr in arrays.items()}
+    meta["sha256"] = {name: sha256_of(arr) for name, arr in arrays.items()}
     arrays[_META] = np.array(json.dumps(meta))
     with atomic_write(path) as f:
         np.savez(f, **arrays)
@@ -87,7 +86,7 @@ def _read(path):
                          "upgrade numbann to read it")
     sums = meta.get("sha256", {})
     for name in sorted(set(sums) | set(arrays)):
-        if name not in arrays or name not in sums or _digest(arrays[name]) != sums[name]:
+        if name not in arrays or name not in sums or sha256_of(arrays[name]) != sums[name]:
             raise ValueError(f"{path} is corrupt: entry {name!r} does not match its checksum")
     return meta, arrays
 

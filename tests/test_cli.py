@@ -67,17 +67,17 @@ def assert_one_line_error(err, *needles):
 def test_train_announces_a_slow_first_compile_unless_quiet(capsys, monkeypatch):
     import time
 
-    from numbann import training
+    from numbann import _progress, _runners
 
-    run_steps = training._CompiledRunner.run
+    run_steps = _runners.CompiledRunner.run
 
     def slow_when_empty(self, order, contiguous, lo, hi, *rest):
         if lo == hi:  # the engine's preparing call, standing in for a cold compile
             time.sleep(0.2)
         return run_steps(self, order, contiguous, lo, hi, *rest)
 
-    monkeypatch.setattr(training._CompiledRunner, "run", slow_when_empty)
-    monkeypatch.setattr(training, "NOTICE_AFTER", 0.01)
+    monkeypatch.setattr(_runners.CompiledRunner, "run", slow_when_empty)
+    monkeypatch.setattr(_progress, "NOTICE_AFTER", 0.01)
     code, out, err = run(capsys, "train", *DIGITS)
     assert code == 0, err
     assert "compiling the training engine" in err and "numbann warmup" in err
