@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from . import _progress
+from . import _fusion, _progress
 from .kernels import engine as engine_k
-from .kernels.plan import work_offsets
+from .kernels.plan import work_layout
 
 
 class TrainingData:
@@ -78,11 +78,12 @@ class CompiledRunner:
         opt.sync_state()
         batches = engine_k.Batches(self.x, self.t, self._device_order(order, contiguous),
                                    bool(contiguous), self.batch_size)
-        net = engine_k.Network(model.flat_parameters, model.flat_gradients, self.plan)
+        net = engine_network(model, self.plan)
         state = engine_k.OptimizerState(opt.kernel_hyper(), opt.state_rows, opt.step_count)
         done = self.backend.kernels.engine.train_steps(batches, lo, hi, net, self.loss, state,
                                                        self.workspace, losses, correct)
         opt.record_steps(done)
+        _fusion.advance(model._groups, done)
         return done
 
 
@@ -117,10 +118,16 @@ class ObjectRunner:
         return hi - lo
 
 
+def engine_network(model, plan):
+    """The model's buffers, *plan* and counts as the engine takes them."""
+    return engine_k.Network(model.flat_parameters, model.flat_gradients, plan,
+                            model.flat_stats, _fusion.counts(model._groups))
+
+
 def evaluate_rows(model, loss_fn, plan, x, t, batch_size):
     """(Σ row losses, correct rows) of x, t (on the model's device) by the compiled
-    kernel, in batches of *batch_size* rows."""
+    kernel in evaluation mode, in batches of *batch_size* rows."""
     bk = model.backend
-    work = bk.empty(int(work_offsets(plan, batch_size)[-1]), model.dtype)
-    return bk.kernels.engine.evaluate_rows(x, t, batch_size, model.flat_parameters, plan,
+    work = bk.empty(int(work_layout(plan, batch_size)[1]), model.dtype)
+    return bk.kernels.engine.evaluate_rows(x, t, batch_size, engine_network(model, plan),
                                            loss_fn.code, work)

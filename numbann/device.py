@@ -44,10 +44,10 @@ class CPUBackend(_Singleton):
     name = "cpu"
 
     def __init__(self):
-        from .kernels import activations, dense, engine, losses, optim
+        from .kernels import activations, dense, engine, losses, norm, optim
 
         self.kernels = SimpleNamespace(activations=activations, dense=dense, losses=losses,
-                                       optim=optim, engine=engine)
+                                       norm=norm, optim=optim, engine=engine)
 
     def holds(self, arr):
         """Whether *arr* is a device array of this backend (host arrays are not: they

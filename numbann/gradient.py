@@ -19,8 +19,13 @@ from collections import namedtuple
 import numpy as np
 from numba.core.registry import CPUDispatcher
 
+from . import _fusion
 from .autograd import no_grad
-from .kernels.numgrad import network_numerical_gradient, numerical_gradient_inplace
+from .kernels.numgrad import (
+    coupled_numerical_gradient,
+    network_numerical_gradient,
+    numerical_gradient_inplace,
+)
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "model_numerical_gradient",
            "model_gradient", "gradient_check", "GradCheck"]
@@ -119,10 +124,13 @@ def model_numerical_gradient(model, x, t, loss_fn, h=1e-4):
     (plus the model's L2 penalty) for every parameter, evaluated in float64; returns
     {name: array of the parameter's shape and dtype}.
 
-    For a chain of Linear(+activation) layers it runs compiled and in parallel,
-    recomputing only what each perturbation changes
-    (:func:`numbann.kernels.numgrad.network_numerical_gradient`); otherwise it is
-    :func:`numerical_gradient` over a float64 copy of the flat parameters.
+    For a chain of Linear → [BatchNorm] → activation → [Dropout] layers it runs
+    compiled and in parallel, recomputing only what each perturbation changes
+    (:mod:`numbann.kernels.numgrad`); otherwise it is :func:`numerical_gradient`
+    over a float64 copy of the flat parameters. The model's mode counts: in
+    training mode batch norm uses the batch's statistics and dropout the mask of
+    the next training forward; nothing (running statistics, mask counters)
+    changes.
     """
     _check_h(h)
     x64, _ = model._input(x, host=True)
@@ -131,10 +139,15 @@ def model_numerical_gradient(model, x, t, loss_fn, h=1e-4):
     targets = loss_fn.dense_targets(t, n, c, np.float64)
     plan = model.network_plan()
     params = model.backend.to_host(model.flat_parameters).astype(np.float64)
-    if plan is not None:
-        grad = np.empty_like(params)
+    grad = np.empty_like(params)
+    if plan is not None and not (plan["norm"].any() or plan["drop"].any()):
         network_numerical_gradient(x64, targets, params, plan, loss_fn.code,
                                    loss_fn.scale(n, c), float(h), grad)
+    elif plan is not None:
+        stats = model.backend.to_host(model.flat_stats).astype(np.float64)
+        coupled_numerical_gradient(x64, targets, params, stats, plan,
+                                   _fusion.counts(model._groups), bool(model.training),
+                                   loss_fn.code, loss_fn.scale(n, c), float(h), grad)
     else:
         copy64 = copy.deepcopy(model).to("cpu").double()
         with no_grad():
@@ -161,7 +174,10 @@ GradCheck = namedtuple("GradCheck", "max_abs rel mean_abs")
 GradCheck.__doc__ = """Backprop vs numerical gradient of one parameter.
 
 max_abs: max |backprop − numerical|; mean_abs: mean of it (the figure the
-textbook's gradient_check.py prints); rel: ‖backprop − numerical‖ / max(‖backprop‖, ‖numerical‖).
+textbook's gradient_check.py prints); rel: ‖backprop − numerical‖ / max(‖backprop‖,
+‖numerical‖, 1e-7 · the largest of those norms over the model's parameters) — the
+floor keeps a gradient that is zero in theory (a bias before batch norm) from
+reading as a relative error of 1.
 """
 
 
@@ -173,11 +189,13 @@ def gradient_check(model, x, t, loss_fn, h=1e-4):
     """
     numeric = model_numerical_gradient(model, x, t, loss_fn, h)  # includes the L2 penalty
     backprop = model_gradient(model, x, t, loss_fn)
+    pairs = {name: (backprop[name].astype(np.float64), num.astype(np.float64))
+             for name, num in numeric.items()}
+    floor = 1e-7 * max(max(np.linalg.norm(a), np.linalg.norm(b)) for a, b in pairs.values())
     report = {}
-    for name, num in numeric.items():
-        a, b = backprop[name].astype(np.float64), num.astype(np.float64)
+    for name, (a, b) in pairs.items():
         diff = np.abs(a - b)
-        scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
+        scale = max(np.linalg.norm(a), np.linalg.norm(b), floor, 1e-300)
         report[name] = GradCheck(float(diff.max()), float(np.linalg.norm(a - b) / scale),
                                  float(diff.mean()))
     return report

@@ -137,18 +137,49 @@ class Module:
         """``train(False)``; returns self."""
         return self.train(False)
 
+    def modules(self):
+        """This module and every module inside it."""
+        out = [self]
+        for child in self.children():
+            out.extend(child.modules())
+        return out
+
+
+    def named_buffers(self):
+        """(name, Parameter) pairs of state that is not trained (batch norm's running
+        statistics); in ``state_dict``, not in :meth:`parameters`."""
+        return []
+
+    def buffers(self):
+        """The buffers, in :meth:`named_buffers` order."""
+        return [b for _, b in self.named_buffers()]
+
+    def named_counters(self):
+        """(name, owner module) of integer state (batch norm's ``num_batches_tracked``)."""
+        return [(name, self) for name in self._counters()]
+
+    def _counters(self):
+        return {}
+
+    def _set_counter(self, name, value):  # pragma: no cover - only modules with counters
+        raise KeyError(name)
+
     def state_dict(self):
-        """{name: copy of the parameter's values (a NumPy array)}, in parameter order."""
-        return {name: np.array(p.backend.to_host(p.data)) for name, p in self.named_parameters()}
+        """{name: a NumPy copy} of the parameters, then the buffers and counters, in order."""
+        out = {name: np.array(p.backend.to_host(p.data))
+               for name, p in self.named_parameters() + self.named_buffers()}
+        for name, module in self.named_counters():
+            out[name] = np.array(module._counters()[name.rsplit(".", 1)[-1]], np.int64)
+        return out
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values from *state_dict* into the parameters (converted to their dtype).
-
-        With ``strict`` the keys must match exactly; a shape mismatch always raises.
-        """
-        own = dict(self.named_parameters())
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        """Copy values from *state_dict* into the parameters and buffers (converted to their
+        dtype) and counters. With ``strict`` the keys must match exactly; a shape
+        mismatch always raises."""
+        own = dict(self.named_parameters() + self.named_buffers())
+        counters = dict(self.named_counters())
+        missing = [k for k in [*own, *counters] if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own and k not in counters]
         if strict and (missing or unexpected):
             parts = []
             if missing:
@@ -168,6 +199,12 @@ class Module:
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: expected numbers, got dtype {value.dtype}")
             p.data = value.astype(p.dtype, copy=False)
+        for name, module in counters.items():
+            if name in state_dict:
+                value = np.asarray(state_dict[name])
+                if value.shape != () or value.dtype.kind not in "iu" or value < 0:
+                    raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+                module._set_counter(name.rsplit(".", 1)[-1], int(value))
         return self
 
     def config(self):
@@ -178,6 +215,24 @@ class Module:
     def from_config(cls, cfg, dtype):
         """The layer a :meth:`config` describes (parameters zeroed), for loading a file."""
         return cls()
+
+
+class mode:
+    """Context manager: *module* (and all inside it) in training mode if *training*, else
+    in evaluation mode, for the block; each module's own flag is restored after."""
+
+    def __init__(self, module, training):
+        self.module, self.training = module, bool(training)
+
+    def __enter__(self):
+        self._saved = [(m, m.training) for m in self.module.modules()]
+        self.module.train(self.training)
+        return self.module
+
+    def __exit__(self, *exc):
+        for m, flag in self._saved:
+            m.training = flag
+        return False
 
 
 # --- Linear ------------------------------------------------------------------

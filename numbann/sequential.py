@@ -6,10 +6,30 @@ from . import _fusion
 from . import _validate as v
 from .autograd import is_grad_enabled, record
 from .device import device_name, get_backend
-from .layers import Activation, Linear, Module, _grad_input, _layer_input
+from .layers import Activation, Linear, Module, _grad_input, _layer_input, mode
+from .normalization import BatchNorm1d, Dropout
 from .parameter import ParameterBuffer
 
 __all__ = ["Sequential", "classification_accuracy"]
+
+#: the layer kinds a Sequential takes
+LAYER_TYPES = (Linear, Activation, BatchNorm1d, Dropout)
+
+
+def _check_widths(layers):
+    """Consecutive layers must agree on the width of what passes between them."""
+    width, source = None, None
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            takes, gives = layer.in_features, layer.out_features
+        elif isinstance(layer, BatchNorm1d):
+            takes = gives = layer.num_features
+        else:
+            continue
+        if width is not None and takes != width:
+            raise ValueError(f"layer {i} ({layer!r}) expects {takes} inputs but layer "
+                             f"{source} gives {width}")
+        width, source = gives, i
 
 
 class Sequential(Module):
@@ -28,29 +48,29 @@ class Sequential(Module):
         if not layers:
             raise ValueError("Sequential needs at least one layer")
         for i, layer in enumerate(layers):
-            if not isinstance(layer, (Linear, Activation)):
+            if not isinstance(layer, LAYER_TYPES):
                 raise TypeError(f"layer {i} is a {type(layer).__name__}; Sequential takes "
-                                "Linear and activation layers")
+                                "Linear, activation, batch norm and dropout layers")
         if len({id(layer) for layer in layers}) != len(layers):
             raise ValueError("the same layer object appears twice; create separate layers")
-        linears = [(i, layer) for i, layer in enumerate(layers) if isinstance(layer, Linear)]
-        if not linears:
+        if not any(isinstance(layer, Linear) for layer in layers):
             raise ValueError("Sequential needs at least one Linear layer")
-        for (i, a), (j, b) in zip(linears, linears[1:]):
-            if a.out_features != b.in_features:
-                raise ValueError(f"layer {j} ({b!r}) expects {b.in_features} inputs but layer "
-                                 f"{i} gives {a.out_features}")
-        dtypes = {layer.dtype for _, layer in linears}
+        _check_widths(layers)
+        sized = [layer for layer in layers if isinstance(layer, (Linear, BatchNorm1d))]
+        dtypes = {layer.dtype for layer in sized}
         if len(dtypes) > 1:
             raise TypeError(f"layers have different dtypes {sorted(map(str, dtypes))}")
-        for i, layer in linears:
-            owner = layer.weight._buffer.owner
-            if owner is not None:
+        for i, layer in enumerate(layers):
+            owners = {p._buffer.owner for p in layer.parameters() + layer.buffers()}
+            if owners != {None} and owners:
                 raise ValueError(f"layer {i} ({layer!r}) already belongs to another model; "
                                  "use copy.deepcopy(layer) to reuse it")
         self.layers = list(layers)
         self.stages = _fusion.stages(self.layers)
-        self._buffer = ParameterBuffer(self.parameters(), dtypes.pop(), owner=self)
+        self._groups = _fusion.groups(self.layers)
+        dtype = dtypes.pop()
+        self._buffer = ParameterBuffer(self.parameters(), dtype, owner=self)
+        self._stats = ParameterBuffer(self.buffers(), dtype, owner=self)
         #: λ of an L2 penalty ½λ Σ‖W‖² on the weights (not the biases), part of
         #: the loss as in the textbook's MultiLayerNet; 0 = none.
         self.weight_decay_lambda = 0.0
@@ -80,6 +100,14 @@ class Sequential(Module):
         return [(f"{i}.{name}", p) for i, layer in enumerate(self.layers)
                 for name, p in layer.named_parameters()]
 
+    def named_buffers(self):
+        return [(f"{i}.{name}", b) for i, layer in enumerate(self.layers)
+                for name, b in layer.named_buffers()]
+
+    def named_counters(self):
+        return [(f"{i}.{name}", owner) for i, layer in enumerate(self.layers)
+                for name, owner in layer.named_counters()]
+
     @property
     def linears(self):
         """The Linear layers, in order."""
@@ -88,7 +116,8 @@ class Sequential(Module):
     @property
     def in_features(self):
         """Width of the input: x has shape (N, in_features)."""
-        return self.linears[0].in_features
+        first = next(layer for layer in self.layers if isinstance(layer, (Linear, BatchNorm1d)))
+        return first.in_features if isinstance(first, Linear) else first.num_features
 
     @property
     def out_features(self):
@@ -135,7 +164,9 @@ class Sequential(Module):
         np.float64); returns the model. Gradients move along; an optimizer's state
         follows at its next step."""
         if isinstance(target, str) and target.lower().startswith(("cpu", "cuda")):
-            self._buffer.to(backend=get_backend(device_name(target)))
+            backend = get_backend(device_name(target))
+            self._buffer.to(backend=backend)
+            self._stats.to(backend=backend)
         else:
             try:
                 dtype = v.float_dtype(target)
@@ -143,6 +174,7 @@ class Sequential(Module):
                 raise ValueError(f"to() takes a device ('cpu' or 'cuda') or a dtype (float32 or "
                                  f"float64), got {target!r}") from None
             self._buffer.to(dtype=dtype)
+            self._stats.to(dtype=dtype)
         self._last_tape = None
         return self
 
@@ -252,41 +284,49 @@ class Sequential(Module):
 
     # --- inference --------------------------------------------------------------
 
-    def predict(self, x, batch_size=None):
+    def predict(self, x, batch_size=None, training=False):
         """The model's output for x (N, in_features) as a NumPy array, computed in
-        batches of *batch_size* rows (default: all at once), keeping no tape. For a
-        classifier these are the scores (logits). Inference does not scan x for
-        NaN/inf (that pass would cost as much as the first layer): a row holding
+        batches of *batch_size* rows (default: all at once), in evaluation mode (batch
+        norm with its running statistics, no dropout) unless *training*, keeping no
+        tape. For a classifier these are the scores (logits). Inference does not scan
+        x for NaN/inf (that pass would cost as much as the first layer): a row holding
         NaN gets NaN scores."""
         arr, was_1d = self._input(x, host=True, check_finite=False)
         n = arr.shape[0]
         bk = self.backend
-        if batch_size is None or batch_size >= n:
-            out = np.asarray(bk.to_host(self._forward(bk.from_host(arr), False)[0]))
-        else:
-            batch_size = v.positive_int(batch_size, "batch_size")
-            out = np.empty((n, self.out_features), self.dtype)
-            for lo in range(0, n, batch_size):
-                out[lo:lo + batch_size] = bk.to_host(self._forward(bk.from_host(
-                    arr[lo:lo + batch_size]), False)[0])
+        with mode(self, training):
+            if batch_size is None or batch_size >= n:
+                out = np.asarray(bk.to_host(self._forward(bk.from_host(arr), False)[0]))
+            else:
+                batch_size = v.positive_int(batch_size, "batch_size")
+                out = np.empty((n, self.out_features), self.dtype)
+                for lo in range(0, n, batch_size):
+                    out[lo:lo + batch_size] = bk.to_host(self._forward(bk.from_host(
+                        arr[lo:lo + batch_size]), False)[0])
         return out.reshape(-1) if was_1d else out
 
-    def accuracy(self, x, t, batch_size=None):
-        """Fraction of rows whose predicted class equals t (labels (N,) or one-hot (N, C)).
+    def accuracy(self, x, t, batch_size=None, training=False):
+        """Fraction of rows whose predicted class equals t (labels (N,) or one-hot (N, C)),
+        in evaluation mode unless *training* (see :meth:`predict`).
 
         With a single output the prediction is ``score > 0`` against 0/1 labels.
         """
-        y = self.predict(x, batch_size)
+        y = self.predict(x, batch_size, training)
         y = y.reshape(-1, self.out_features)
         return classification_accuracy(y, t)
 
     # --- the compiled paths ----------------------------------------------------------
 
     def network_plan(self):
-        """The layout of this chain of Linear(+activation) stages in the flat buffer, as
-        the compiled kernels read it (:mod:`numbann.kernels.plan`), or None if the
-        model is not such a chain."""
-        return _fusion.network_plan(self.stages)
+        """The layout of this chain of Linear → [BatchNorm] → [activation] → [Dropout]
+        groups in the flat buffers, as the compiled kernels read it
+        (:mod:`numbann.kernels.plan`), or None if the model is not such a chain."""
+        return _fusion.network_plan(self._groups)
+
+    @property
+    def flat_stats(self):
+        """The flat 1-D array of the batch norms' running statistics (empty without)."""
+        return self._stats.data
 
     def numerical_gradient(self, x, t, loss_fn, h=1e-4):
         """Central-difference gradient of ``loss_fn(model(x), t)`` for every parameter, in

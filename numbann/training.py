@@ -26,6 +26,7 @@ from .callbacks import (
     set_parameters,
 )
 from .kernels import engine as engine_k
+from .layers import mode
 from .losses import Loss
 from .optim import Optimizer
 from .sequential import Sequential
@@ -128,8 +129,8 @@ class Trainer:
     def compiled_engine_unavailable(self):
         """Why the compiled engine cannot run this model/loss/optimizer, or None."""
         if self.model.network_plan() is None:
-            return "the model is not a chain of Linear layers each followed by at most one " \
-                   "activation"
+            return ("the model is not a chain of Linear layers, each followed by at most a "
+                    "batch norm, an activation and a dropout, in that order")
         if self.optimizer.HYPER not in self.model.backend.kernels.optim.UPDATES:
             return f"{type(self.optimizer).__name__} has no compiled update"
         if self.optimizer._flat_buffer() is not self.model._buffer:
@@ -165,10 +166,11 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
-            for epoch in range(epochs):
-                self._epoch(runner, epoch, epochs, n_batches, train, val)
-                if self.stop_training:
-                    break
+            with mode(self.model, True):  # validation runs in evaluation mode regardless
+                for epoch in range(epochs):
+                    self._epoch(runner, epoch, epochs, n_batches, train, val)
+                    if self.stop_training:
+                        break
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)

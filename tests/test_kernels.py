@@ -425,7 +425,8 @@ def _network(rng, dims, acts, bias=True, zeros_in_x=False, n=6):
         if b is not None:
             flat.append(b)
             pos += b.size
-        layers.append((w_pos, b_pos, w.shape[0], w.shape[1], A.CODES[act]))
+        layers.append(dict(w_off=w_pos, b_off=b_pos, fan_in=w.shape[0], fan_out=w.shape[1],
+                           act=A.CODES[act]))
     return x, ws, bs, np.concatenate(flat), make_plan(layers)
 
 

@@ -31,10 +31,40 @@ from numba.extending import intrinsic
 
 from .._config import jit
 from ._memory import copy_into
+from .activations import IDENTITY, apply_inplace, backward_inplace
 from .dense import dense_backward, dense_backward_sgd, dense_forward
 from .losses import batch_scale, loss_dense
+from .norm import (
+    batch_norm_backward,
+    batch_norm_eval,
+    batch_norm_train,
+    dropout_inplace,
+    update_running,
+)
 from .optim import add_scaled, optimizer_step, plain_sgd_lr
-from .plan import bias, in_width, out_width, rows, weight, work_offsets
+from .plan import (
+    ACT,
+    DROP,
+    DROP_COUNT,
+    NORM,
+    NORM_COUNT,
+    STATS,
+    beta,
+    bias,
+    gamma,
+    has_norm,
+    in_width,
+    momentum_factor,
+    out_width,
+    output_region,
+    region,
+    rows,
+    running_mean,
+    running_var,
+    weight,
+    work_layout,
+    work_offsets,
+)
 
 
 class Batches(NamedTuple):
@@ -50,11 +80,15 @@ class Batches(NamedTuple):
 
 
 class Network(NamedTuple):
-    """A network's flat parameters (P,), its flat gradients (P,) and its plan (:mod:`.plan`)."""
+    """A network's flat parameters (P,) and gradients (P,), its plan (:mod:`.plan`), the
+    flat running statistics of its batch norms (S,) and the (L, 2) counts of training
+    forwards of its batch-norm and dropout layers before the call."""
 
     params: np.ndarray
     grads: np.ndarray
     plan: np.ndarray
+    stats: np.ndarray
+    counts: np.ndarray
 
 
 class OptimizerState(NamedTuple):
@@ -68,7 +102,8 @@ class OptimizerState(NamedTuple):
 
 class Workspace(NamedTuple):
     """Work arrays for batches of up to B rows: gathered inputs (B·I,) and targets (B·C,),
-    every layer's output and its gradient, laid out by :func:`.plan.work_offsets`."""
+    every layer's work (:func:`.plan.work_layout`) and the gradients of every layer's
+    output (:func:`.plan.work_offsets`)."""
 
     xbuf: np.ndarray
     tbuf: np.ndarray
@@ -79,10 +114,10 @@ class Workspace(NamedTuple):
 def workspace(plan, batch_size, dtype, empty=np.empty):
     """A :class:`Workspace` for *plan* and batches of *batch_size* rows, allocated by
     *empty* (NumPy's, or a device's)."""
-    size = int(work_offsets(plan, batch_size)[-1])
     return Workspace(empty(batch_size * int(in_width(plan)), dtype),
                      empty(batch_size * int(out_width(plan)), dtype),
-                     empty(size, dtype), empty(size, dtype))
+                     empty(int(work_layout(plan, batch_size)[1]), dtype),
+                     empty(int(work_offsets(plan, batch_size)[-1]), dtype))
 
 
 @intrinsic
@@ -129,15 +164,84 @@ def gather_rows(X, order, lo, out):
 
 
 @jit
-def forward_rows(X, params, plan, work, offs):
-    """Forward X (n, I) through every layer; returns the output view of *work*."""
-    n = X.shape[0]
+def layer_forward(plan, m, h, net, step, work, layout, training):
+    """Layer *m* on its input h (n, fan_in): f(BN(h @ W + b)) and dropout; returns its output.
+
+    In training, batch norm uses the batch's statistics and (with *training* = 2)
+    updates the running ones; dropout draws mask count + *step*. In evaluation
+    (*training* = 0) batch norm uses the running statistics and dropout scales.
+    """
+    layer = plan[m]
+    n = h.shape[0]
+    a = region(plan, work, layout, m, ACT, n)
+    W, b = weight(layer, net.params), bias(layer, net.params)
+    if not layer["norm"]:
+        dense_forward(h, W, b, layer["act"], a)
+    else:
+        dense_forward(h, W, b, IDENTITY, a)
+        st = region(plan, work, layout, m, STATS, 3)
+        xhat = region(plan, work, layout, m, NORM, n)
+        g, be = gamma(layer, net.params), beta(layer, net.params)
+        rm, rv = running_mean(layer, net.stats), running_var(layer, net.stats)
+        if training:
+            batch_norm_train(a, g, be, layer["bn_eps"], st[0], st[1], st[2], xhat)
+            if training == 2:
+                factor = momentum_factor(layer, net.counts[m, NORM_COUNT] + step)
+                update_running(st[0], st[1], n, rm, rv, factor, layer["bn_unbiased"])
+        else:
+            batch_norm_eval(a, g, be, rm, rv, layer["bn_eps"], st[2], xhat)
+        apply_inplace(layer["act"], a)
+    if not layer["drop"] or (not training and layer["drop_eval_scale"] == 1.0):
+        return a
+    d = region(plan, work, layout, m, DROP, n)
+    copy_into(d, a)
+    if training:
+        dropout_inplace(d, layer["drop_seed"], net.counts[m, DROP_COUNT] + step,
+                        layer["drop_threshold"], layer["drop_train_scale"])
+    else:  # the textbook's dropout scales by 1 − p at test time
+        flat = d.reshape(-1)
+        scale = flat.dtype.type(layer["drop_eval_scale"])
+        for i in range(flat.size):
+            flat[i] *= scale
+    return d
+
+
+@jit
+def forward_rows(X, net, step, work, layout, training):
+    """Forward X (n, I) through every layer (see :func:`layer_forward`); returns the output."""
     h = X
-    for m in range(plan.size):
-        out = rows(plan, work, offs, m, n)
-        dense_forward(h, weight(plan[m], params), bias(plan[m], params), plan[m]["act"], out)
-        h = out
+    for m in range(net.plan.size):
+        h = layer_forward(net.plan, m, h, net, step, work, layout, training)
     return h
+
+
+@jit
+def layer_backward(plan, m, h_in, da, d_prev, net, step, work, layout, sgd_lr):
+    """Back-propagate ∂L/∂(layer m's output) *da* (n, fan_out; overwritten): the dropout
+    mask, the activation, batch norm and the product; writes the gradients of W, b, γ, β
+    and, for m > 0, ∂L/∂(its input) into *d_prev*. With *sgd_lr* ≥ 0 (no batch norm),
+    W ← W − lr·∂L/∂W in place of the gradient."""
+    layer = plan[m]
+    n = da.shape[0]
+    params, grads = net.params, net.grads
+    if layer["drop"]:
+        dropout_inplace(da, layer["drop_seed"], net.counts[m, DROP_COUNT] + step,
+                        layer["drop_threshold"], layer["drop_train_scale"])
+    a = region(plan, work, layout, m, ACT, n)
+    W = weight(layer, params)
+    act = layer["act"]
+    if layer["norm"]:
+        backward_inplace(act, a, da)
+        st = region(plan, work, layout, m, STATS, 3)
+        batch_norm_backward(da, region(plan, work, layout, m, NORM, n), st[2],
+                            gamma(layer, params), da, gamma(layer, grads), beta(layer, grads),
+                            True, False, st[:2])
+        act = IDENTITY
+    if sgd_lr >= 0.0:
+        dense_backward_sgd(h_in, W, bias(layer, params), a, da, act, da, d_prev, m > 0, sgd_lr)
+    else:
+        dense_backward(h_in, W, a, da, act, da, weight(layer, grads), bias(layer, grads),
+                       d_prev, m > 0, False)
 
 
 @jit
@@ -169,19 +273,24 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
     """Train on batches first_batch … last_batch − 1 of one epoch (see :class:`Batches`).
 
     Writes each batch's loss to losses[k] and its number of correctly
-    classified rows to correct[k]. Stops early, before updating, at a batch
-    whose loss is not finite; returns the number of batches completed.
+    classified rows to correct[k], and updates the running statistics of the
+    batch norms. Stops early, before updating, at a batch whose loss is not
+    finite; returns the number of batches completed (each batch-norm and
+    dropout layer has then run that many more times: the caller adds it to
+    their counts).
     """
     X, T, order, bs = batches.X, batches.T, batches.order, batches.batch_size
-    params, grads, plan = net.params, net.grads, net.plan
+    plan = net.plan
     n_total = order.size
     d_in, c = in_width(plan), out_width(plan)
     n_layers = plan.size
     offs = work_offsets(plan, bs)
+    layout = work_layout(plan, bs)[0]
     hyper = opt.hyper
     # plain SGD updates the weights inside the backward pass (see dense_backward_sgd)
     sgd_lr = plain_sgd_lr(hyper)
-    fused_sgd = sgd_lr >= 0.0 and loss.l2_lambda == 0.0
+    if loss.l2_lambda != 0.0 or has_norm(plan):
+        sgd_lr = -1.0
     done = 0
     for k in range(first_batch, last_batch):
         lo = k * bs
@@ -195,50 +304,43 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
             Tb = ws.tbuf[:n * c].reshape((n, c))
             gather_rows(X, order, lo, Xb)
             gather_rows(T, order, lo, Tb)
-        out = forward_rows(Xb, params, plan, ws.work, offs)
+        out = forward_rows(Xb, net, done, ws.work, layout, 2)
         dout = rows(plan, ws.dwork, offs, n_layers - 1, n)
         scale = batch_scale(loss.scale_kind, loss.scale_value, n, c)
         value = loss_dense(loss.code, out, Tb, scale, dout, True)
         if loss.l2_lambda != 0.0:
-            value += l2_penalty(plan, params, loss.l2_lambda)
+            value += l2_penalty(plan, net.params, loss.l2_lambda)
         losses[k] = value
         correct[k] = count_correct(out, Tb)
         if not np.isfinite(value):
             return done
         for m in range(n_layers - 1, -1, -1):
-            layer = plan[m]
-            h_in = Xb if m == 0 else rows(plan, ws.work, offs, m - 1, n)
-            d_in_m = ws.dwork[:0].reshape((0, 0)) if m == 0 else rows(plan, ws.dwork, offs,
+            h_in = Xb if m == 0 else output_region(plan, ws.work, layout, m - 1, n)
+            d_prev = ws.dwork[:0].reshape((0, 0)) if m == 0 else rows(plan, ws.dwork, offs,
                                                                         m - 1, n)
-            da = rows(plan, ws.dwork, offs, m, n)
-            W = weight(layer, params)
-            a = rows(plan, ws.work, offs, m, n)
-            if fused_sgd:
-                dense_backward_sgd(h_in, W, bias(layer, params), a, da, layer["act"], da, d_in_m,
-                                   m > 0, sgd_lr)
-                continue
-            dw = weight(layer, grads)
-            dense_backward(h_in, W, a, da, layer["act"], da, dw, bias(layer, grads), d_in_m,
-                           m > 0, False)
+            layer_backward(plan, m, h_in, rows(plan, ws.dwork, offs, m, n), d_prev, net, done,
+                           ws.work, layout, sgd_lr)
             if loss.l2_lambda != 0.0:
-                add_scaled(dw, W, loss.l2_lambda)
-        if not fused_sgd:
-            optimizer_step(hyper, params, grads, opt.state, opt.step + done + 1)
+                add_scaled(weight(plan[m], net.grads), weight(plan[m], net.params),
+                           loss.l2_lambda)
+        if sgd_lr < 0.0:
+            optimizer_step(hyper, net.params, net.grads, opt.state, opt.step + done + 1)
         done += 1
     return done
 
 
 @jit
-def evaluate_rows(X, T, batch_size, params, plan, loss_code, work):
-    """(Σ_i row_loss over all rows, number of correct rows) for X (N, I) and T (N, C),
-    run in batches of *batch_size* rows through *work* (a flat work array for that size)."""
+def evaluate_rows(X, T, batch_size, net, loss_code, work):
+    """(Σ_i row_loss over all rows, number of correct rows) for X (N, I) and T (N, C), in
+    evaluation mode, run in batches of *batch_size* rows through *work* (a flat work
+    array of :func:`.plan.work_layout`'s size for that batch size)."""
     n_total = X.shape[0]
-    offs = work_offsets(plan, batch_size)
+    layout = work_layout(net.plan, batch_size)[0]
     total = 0.0
     correct = 0
     for lo in range(0, n_total, batch_size):
         hi = min(n_total, lo + batch_size)
-        out = forward_rows(X[lo:hi], params, plan, work, offs)
+        out = forward_rows(X[lo:hi], net, 0, work, layout, 0)
         total += loss_dense(loss_code, out, T[lo:hi], 1.0, out, False)
         correct += count_correct(out, T[lo:hi])
     return total, correct

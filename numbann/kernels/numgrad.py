@@ -13,7 +13,9 @@ float64, but computed without redoing what a perturbation cannot change:
   the difference and are skipped.
 
 Parameters are processed in parallel (prange) in chunks, each with its own
-row scratch.
+row scratch. Batch norm couples the rows of a batch, so networks with batch
+norm or dropout go through :func:`coupled_numerical_gradient`, which
+recomputes every row but still only from the perturbed column on.
 """
 
 import numba
@@ -24,7 +26,17 @@ from ._memory import copy_into
 from .activations import SOFTMAX, apply_inplace
 from .dense import add_bias_inplace
 from .losses import row_loss
-from .plan import bias, max_width, weight
+from .norm import batch_norm_eval, batch_norm_train, dropout_inplace
+from .plan import (
+    DROP_COUNT,
+    beta,
+    bias,
+    gamma,
+    max_width,
+    running_mean,
+    running_var,
+    weight,
+)
 
 
 @jit
@@ -180,3 +192,176 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
                                                T[i], buf1, buf2, buf3)
                 diff += (fp if ok_p else base[i]) - (fm if ok_m else base[i])
             grad[p] = diff * scale / (2.0 * h)
+
+
+# --- networks with batch norm or dropout: rows are coupled ------------------------------
+
+
+@jit
+def _tail(layer, Z, gamma, beta, stats, drop_count, training, xhat, st):
+    """Turn layer *layer*'s pre-normalization values Z (n, w) into its output, in place:
+    batch norm (the batch's statistics in training, the running ones otherwise; the
+    running statistics are left alone), activation, dropout (the mask of *drop_count*)."""
+    if layer["norm"]:
+        if training:
+            batch_norm_train(Z, gamma, beta, layer["bn_eps"], st[0], st[1], st[2], xhat)
+        else:
+            batch_norm_eval(Z, gamma, beta, running_mean(layer, stats), running_var(layer, stats),
+                            layer["bn_eps"], st[2], xhat)
+    apply_inplace(layer["act"], Z)
+    if layer["drop"]:
+        if training:
+            dropout_inplace(Z, layer["drop_seed"], drop_count, layer["drop_threshold"],
+                            layer["drop_train_scale"])
+        else:
+            dropout_inplace(Z, 0, 0, 0, layer["drop_eval_scale"])
+
+
+@jit
+def _affine_rows(H, W, b, Z):
+    """Z = H @ W + b by loops (H (n, i), W (i, o)), skipping zero inputs."""
+    n, o = Z.shape
+    for r in range(n):
+        for j in range(o):
+            Z[r, j] = b[j] if b.size else 0.0
+        for q in range(H.shape[1]):
+            hq = H[r, q]
+            if hq != 0.0:
+                for j in range(o):
+                    Z[r, j] += hq * W[q, j]
+
+
+@jit
+def _perturbed_loss(m, kind, a, k, dh, X, T, params, stats, plan, counts, training, code,
+                    pre, outs, offs, bufs, st, vec):
+    """Σ_i row_loss when parameter (kind, a, k) of layer *m* moves by dh: kind 0 W[a, k],
+    1 b[k], 2 γ[k], 3 β[k]. *pre*/*outs* hold every layer's unperturbed values before
+    batch norm and outputs; *bufs* is (3, n·maxw) scratch, *st* (3, maxw), *vec* (2, maxw)."""
+    n = X.shape[0]
+    layer = plan[m]
+    w = layer["fan_out"]
+    Z = bufs[0, :n * w].reshape((n, w))
+    copy_into(Z, pre[offs[m]:offs[m + 1]])
+    g = vec[0, :w]
+    be = vec[1, :w]
+    if layer["norm"] and layer["g_off"] >= 0:
+        copy_into(g, gamma(layer, params))
+        copy_into(be, beta(layer, params))
+    else:
+        g, be = g[:0], be[:0]
+    if kind == 0:
+        src = X if m == 0 else outs[offs[m - 1]:offs[m]].reshape((n, plan[m - 1]["fan_out"]))
+        for r in range(n):
+            Z[r, k] += dh * src[r, a]
+    elif kind == 1:
+        for r in range(n):
+            Z[r, k] += dh
+    elif kind == 2:
+        g[k] += dh
+    else:
+        be[k] += dh
+    xhat = bufs[2, :n * w].reshape((n, w))
+    _tail(layer, Z, g, be, stats, counts[m, DROP_COUNT], training, xhat, st)
+    cur = Z
+    use = 1
+    for q in range(m + 1, plan.size):
+        nxt = plan[q]
+        wq = nxt["fan_out"]
+        H = bufs[use, :n * wq].reshape((n, wq))
+        Wq = weight(nxt, params)
+        if q == m + 1 and plan[m]["act"] != SOFTMAX:
+            # only column k of layer m's output moved: a rank-1 change of this layer's input
+            prev = outs[offs[m]:offs[m + 1]].reshape((n, w))
+            copy_into(H, pre[offs[q]:offs[q + 1]])
+            for r in range(n):
+                delta = cur[r, k] - prev[r, k]
+                if delta != 0.0:
+                    for j in range(wq):
+                        H[r, j] += delta * Wq[k, j]
+        else:
+            _affine_rows(cur, Wq, bias(nxt, params), H)
+        xh = bufs[2, :n * wq].reshape((n, wq))
+        _tail(nxt, H, gamma(nxt, params), beta(nxt, params), stats, counts[q, DROP_COUNT],
+              training, xh, st)
+        cur = H
+        use = 1 - use
+    total = 0.0
+    for r in range(n):
+        total += row_loss(code, cur[r], T[r], 1.0, cur[r, :0], False)
+    return total
+
+
+@jit
+def _job(jobs, q, m, kind, a, k, p):
+    jobs[q, 0], jobs[q, 1], jobs[q, 2], jobs[q, 3], jobs[q, 4] = m, kind, a, k, p
+
+
+@jit(parallel=True)
+def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code, scale, h,
+                               grad):
+    """Central-difference gradient of a network with batch norm or dropout (any plan).
+
+    As :func:`network_numerical_gradient`, but batch norm in training mode couples the
+    rows of the batch, so every perturbation recomputes the loss of all rows: layer
+    l's column k (from the saved unperturbed values), a rank-1 change of layer l + 1
+    and the layers after it. *training* picks batch or running statistics; dropout
+    uses each layer's current mask (counts[:, DROP_COUNT]); nothing is updated.
+    """
+    n = X.shape[0]
+    n_layers = plan.size
+    offs = np.zeros(n_layers + 1, np.int64)
+    for m in range(n_layers):
+        offs[m + 1] = offs[m] + n * plan[m]["fan_out"]
+    width = max_width(plan)
+    pre = np.empty(offs[n_layers])  # each layer's values before batch norm / activation
+    outs = np.empty(offs[n_layers])  # each layer's output
+    st0, xhat0 = np.empty((3, width)), np.empty(n * width)
+    h_in = X
+    for m in range(n_layers):
+        w = plan[m]["fan_out"]
+        Z = pre[offs[m]:offs[m + 1]].reshape((n, w))
+        _affine_rows(h_in, weight(plan[m], params), bias(plan[m], params), Z)
+        out = outs[offs[m]:offs[m + 1]].reshape((n, w))
+        copy_into(out, Z)
+        _tail(plan[m], out, gamma(plan[m], params), beta(plan[m], params), stats,
+              counts[m, DROP_COUNT], training, xhat0[:n * w].reshape((n, w)), st0)
+        h_in = out
+
+    # every parameter as (layer, kind, input column a, output k, flat index)
+    total = 0
+    for m in range(n_layers):
+        per_out = plan[m]["fan_in"] + (1 if plan[m]["has_bias"] else 0)
+        if plan[m]["norm"] and plan[m]["g_off"] >= 0:
+            per_out += 2
+        total += per_out * plan[m]["fan_out"]
+    jobs = np.empty((total, 5), np.int64)
+    q = 0
+    for m in range(n_layers):
+        layer = plan[m]
+        fan_in, fan_out = layer["fan_in"], layer["fan_out"]
+        for a in range(fan_in):
+            for k in range(fan_out):
+                _job(jobs, q, m, 0, a, k, layer["w_off"] + a * fan_out + k)
+                q += 1
+        if layer["has_bias"]:
+            for k in range(fan_out):
+                _job(jobs, q, m, 1, 0, k, layer["b_off"] + k)
+                q += 1
+        if layer["norm"] and layer["g_off"] >= 0:
+            for kind in (2, 3):
+                for k in range(fan_out):
+                    _job(jobs, q, m, kind, 0, k, layer["g_off"] + (kind - 2) * fan_out + k)
+                    q += 1
+
+    n_chunks = min(total, 256)
+    for c in numba.prange(n_chunks):
+        bufs = np.empty((3, n * width))
+        st = np.empty((3, width))
+        vec = np.empty((2, width))
+        for j in range(c * total // n_chunks, (c + 1) * total // n_chunks):
+            m, kind, a, k, p = jobs[j, 0], jobs[j, 1], jobs[j, 2], jobs[j, 3], jobs[j, 4]
+            fp = _perturbed_loss(m, kind, a, k, h, X, T, params, stats, plan, counts, training,
+                                 code, pre, outs, offs, bufs, st, vec)
+            fm = _perturbed_loss(m, kind, a, k, -h, X, T, params, stats, plan, counts,
+                                 training, code, pre, outs, offs, bufs, st, vec)
+            grad[p] = (fp - fm) * scale / (2.0 * h)
