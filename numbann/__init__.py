@@ -19,6 +19,7 @@ from .autograd import LossValue, enable_grad, is_grad_enabled, no_grad
 from .gradient import GradCheck, gradient_check
 from .layers import Identity, Linear, ReLU, Sigmoid, Softmax, Step, Tanh, manual_seed
 from .losses import BCEWithLogitsLoss, CrossEntropyError, CrossEntropyLoss, MSELoss, SumSquaredError
+from .normalization import BatchNorm1d, BatchNormalization, Dropout
 from .parameter import Parameter
 from .sequential import Sequential
 from .serialization import load, save
@@ -50,5 +51,5 @@ __all__ = [
     "CrossEntropyError", "MSELoss", "SumSquaredError", "BCEWithLogitsLoss", "save", "load",
     "fit", "evaluate", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
     "TrainingDiverged", "plot", "warmup", "no_grad", "enable_grad", "is_grad_enabled",
-    "LossValue",
+    "LossValue", "BatchNorm1d", "BatchNormalization", "Dropout",
 ]

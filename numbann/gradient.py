@@ -26,6 +26,7 @@ from .kernels.numgrad import (
     network_numerical_gradient,
     numerical_gradient_inplace,
 )
+from .kernels.plan import DROP_COUNT
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "model_numerical_gradient",
            "model_gradient", "gradient_check", "GradCheck"]
@@ -128,9 +129,10 @@ def model_numerical_gradient(model, x, t, loss_fn, h=1e-4):
     compiled and in parallel, recomputing only what each perturbation changes
     (:mod:`numbann.kernels.numgrad`); otherwise it is :func:`numerical_gradient`
     over a float64 copy of the flat parameters. The model's mode counts: in
-    training mode batch norm uses the batch's statistics and dropout the mask of
-    the next training forward; nothing (running statistics, mask counters)
-    changes.
+    training mode batch norm uses the batch's statistics and dropout the masks of
+    the last training forward (of the first, if none ran yet) — so a backprop
+    gradient computed just before is comparable; nothing (running statistics,
+    mask counters) changes.
     """
     _check_h(h)
     x64, _ = model._input(x, host=True)
@@ -145,9 +147,12 @@ def model_numerical_gradient(model, x, t, loss_fn, h=1e-4):
                                    loss_fn.scale(n, c), float(h), grad)
     elif plan is not None:
         stats = model.backend.to_host(model.flat_stats).astype(np.float64)
-        coupled_numerical_gradient(x64, targets, params, stats, plan,
-                                   _fusion.counts(model._groups), bool(model.training),
-                                   loss_fn.code, loss_fn.scale(n, c), float(h), grad)
+        counts = _fusion.counts(model._groups)
+        # dropout: the masks of the last training forward (the one a backprop just ran)
+        counts[:, DROP_COUNT] = np.maximum(counts[:, DROP_COUNT] - 1, 0)
+        coupled_numerical_gradient(x64, targets, params, stats, plan, counts,
+                                   bool(model.training), loss_fn.code, loss_fn.scale(n, c),
+                                   float(h), grad)
     else:
         copy64 = copy.deepcopy(model).to("cpu").double()
         with no_grad():
@@ -187,8 +192,8 @@ def gradient_check(model, x, t, loss_fn, h=1e-4):
     Use a float64 model (``model.double()``) for a meaningful check; float32
     backprop differs from the float64 numerical gradient by float32 rounding.
     """
+    backprop = model_gradient(model, x, t, loss_fn)  # first: its masks are the numeric's
     numeric = model_numerical_gradient(model, x, t, loss_fn, h)  # includes the L2 penalty
-    backprop = model_gradient(model, x, t, loss_fn)
     pairs = {name: (backprop[name].astype(np.float64), num.astype(np.float64))
              for name, num in numeric.items()}
     floor = 1e-7 * max(max(np.linalg.norm(a), np.linalg.norm(b)) for a, b in pairs.values())

@@ -212,8 +212,9 @@ class Module:
         return {"type": type(self).__name__}
 
     @classmethod
-    def from_config(cls, cfg, dtype):
-        """The layer a :meth:`config` describes (parameters zeroed), for loading a file."""
+    def from_config(cls, cfg, dtype, rng=None):
+        """The layer a :meth:`config` describes, for loading a file or building a textbook
+        network (parameters initialised as its ``init`` says, else zero)."""
         return cls()
 
 
@@ -345,9 +346,9 @@ class Linear(Module):
                 "out_features": self.out_features, "bias": self.bias is not None}
 
     @classmethod
-    def from_config(cls, cfg, dtype):
+    def from_config(cls, cfg, dtype, rng=None):
         return cls(cfg["in_features"], cfg["out_features"], bias=cfg.get("bias", True),
-                   init=0.0, dtype=dtype)
+                   init=cfg.get("init", 0.0), rng=rng, dtype=dtype)
 
 
 def _on_device(x, name, bk, dtype=None):

@@ -163,7 +163,7 @@ class BatchNorm1d(Module):
                 "eps": self.eps, "momentum": self.momentum, "affine": self.affine}
 
     @classmethod
-    def from_config(cls, cfg, dtype):
+    def from_config(cls, cfg, dtype, rng=None):
         return cls(cfg["num_features"], cfg.get("eps", 1e-5), cfg.get("momentum", 0.1),
                    cfg.get("affine", True), dtype=dtype)
 
@@ -200,7 +200,7 @@ class BatchNormalization(BatchNorm1d):
                 "momentum": self.book_momentum}
 
     @classmethod
-    def from_config(cls, cfg, dtype):
+    def from_config(cls, cfg, dtype, rng=None):
         return cls(cfg["num_features"], cfg.get("momentum", 0.9), dtype=dtype)
 
 
@@ -279,8 +279,8 @@ class Dropout(Module):
         return {"type": "Dropout", "p": self.p, "inverted": self.inverted, "seed": self.seed}
 
     @classmethod
-    def from_config(cls, cfg, dtype):
-        layer = cls(cfg.get("p", 0.5), cfg.get("inverted", True))
+    def from_config(cls, cfg, dtype, rng=None):
+        layer = cls(cfg.get("p", 0.5), cfg.get("inverted", True), rng=rng)
         if "seed" in cfg:
             layer.seed = int(cfg["seed"])
         return layer

@@ -311,7 +311,7 @@ class Sequential(Module):
 
         With a single output the prediction is ``score > 0`` against 0/1 labels.
         """
-        y = self.predict(x, batch_size, training)
+        y = Sequential.predict(self, x, batch_size=batch_size, training=training)
         y = y.reshape(-1, self.out_features)
         return classification_accuracy(y, t)
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write, sha256_of
+from ._validate import float_dtype
 from ._version import __version__
-from .layers import ACTIVATIONS, Linear
+from .architecture import check_arrays, layer_from_config
 from .models import NETWORKS
 from .optim import OPTIMIZERS
 from .sequential import Sequential
@@ -91,26 +92,20 @@ def _read(path):
     return meta, arrays
 
 
-#: layer type name (as ``config()`` writes it) → class
-LAYERS = {cls.__name__: cls for cls in (Linear, *ACTIVATIONS.values())}
-
-
-def layer_from_config(cfg, dtype):
-    """Rebuild one layer from its :meth:`~numbann.layers.Module.config` (parameters zeroed)."""
-    cls = LAYERS.get(cfg.get("type"))
-    if cls is None:
-        raise ValueError(f"unknown layer type {cfg.get('type')!r} in the model file")
-    return cls.from_config(cfg, dtype)
-
-
-def build_model(model_cfg, dtype):
-    """A model with zero parameters from the architecture recorded in a file."""
+def build_model(model_cfg, dtype, arrays):
+    """The model a file's architecture describes, after checking that the stored *arrays*
+    are exactly its state (so nothing is allocated that the file does not hold)."""
     kind = model_cfg.get("type")
     if kind in NETWORKS:
+        layer_cfgs = NETWORKS[kind].architecture(**model_cfg["args"])
+    elif kind == "Sequential":
+        layer_cfgs = model_cfg["layers"]
+    else:
+        raise ValueError(f"unknown model type {kind!r}")
+    check_arrays(layer_cfgs, arrays)
+    if kind in NETWORKS:
         return NETWORKS[kind](**model_cfg["args"], dtype=dtype)
-    if kind == "Sequential":
-        return Sequential(*[layer_from_config(c, dtype) for c in model_cfg["layers"]])
-    raise ValueError(f"unknown model type {kind!r}")
+    return Sequential(*[layer_from_config(c, dtype) for c in layer_cfgs])
 
 
 def load(path, *, with_optimizer=False):
@@ -123,12 +118,12 @@ def load(path, *, with_optimizer=False):
     ValueError for a file that is not a numbann model or is damaged.
     """
     meta, arrays = _read(path)
+    params = {k: a for k, a in arrays.items() if not k.startswith(_OPT)}
     try:
-        model = build_model(meta["model"], np.dtype(meta["dtype"]))
+        model = build_model(meta["model"], float_dtype(meta["dtype"]), params)
         model.weight_decay_lambda = float(meta.get("weight_decay_lambda", 0.0))
-        params = {k: a for k, a in arrays.items() if not k.startswith(_OPT)}
         model.load_state_dict(params, strict=True)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: the model entries do not match its architecture: "
                          f"{exc}") from None
     if not with_optimizer:

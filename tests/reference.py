@@ -218,3 +218,63 @@ def finite_difference(f, x, h=1e-6):
         x[idx] = orig
         g[idx] = (fp - fm) / (2 * h)
     return g
+
+
+# --- batch normalization and dropout ---------------------------------------------------
+
+
+class BookBatchNormalization:
+    """The textbook's BatchNormalization (common/layers.py), step by step as printed."""
+
+    def __init__(self, gamma, beta, momentum=0.9):
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        self.running_mean = self.running_var = None
+
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc**2, axis=0)
+            std = np.sqrt(var + 10e-7)
+            xn = xc / std
+            self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xc = x - self.running_mean
+            xn = xc / np.sqrt(self.running_var + 10e-7)
+        return self.gamma * xn + self.beta
+
+    def backward(self, dout):
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        return dxc - dmu / self.batch_size
+
+
+def keep_bits(seed, count, index):
+    """numbann's dropout generator (two SplitMix64 finalisers) in plain Python integers."""
+    m64 = (1 << 64) - 1
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
+        return z ^ (z >> 31)
+
+    key = mix((seed + count * 0x9E3779B97F4A7C15) & m64)
+    return mix((key + index * 0x9E3779B97F4A7C15) & m64) >> 32
+
+
+def dropout_mask(seed, count, shape, p):
+    """The keep mask numbann draws for a (N, C) batch: bits ≥ round(p·2³²)."""
+    threshold = int(round(p * 2.0**32))
+    n = int(np.prod(shape))
+    return np.array([keep_bits(seed, count, e) >= threshold for e in range(n)]).reshape(shape)

@@ -113,7 +113,8 @@ def test_corrupt_and_truncated_files_give_clear_errors(tmp_path, rng):
     meta["sha256"]["0.weight"] = sha256_of(arrays["0.weight"])
     arrays["__numbann__"] = np.array(json.dumps(meta))
     np.savez(mismatch, **arrays)
-    with pytest.raises(ValueError, match="size mismatch for 0.weight"):
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \(2, 2\) but the architecture "
+                                         r"says \(5, 4\)"):
         nb.load(mismatch)
     # one flipped bit in a weight: caught by the recorded checksum
     with zipfile.ZipFile(good) as zf:
@@ -169,3 +170,31 @@ def test_save_rejects_a_foreign_optimizer(tmp_path, rng):
     other = nb.Sequential(nb.Linear(5, 3))
     with pytest.raises(ValueError, match="exactly this model"):
         nb.save(model, tmp_path / "x.npz", optimizer=nb.optim.SGD(other.parameters(), lr=0.1))
+
+
+@pytest.mark.parametrize("kind", ["Sequential", "TwoLayerNet"])
+def test_an_architecture_larger_than_the_stored_arrays_is_refused_before_allocating(
+        kind, tmp_path):
+    """A file whose metadata claims in_features = 3e9 must not make load() allocate 134 GiB."""
+    import tracemalloc
+
+    model = nb.models.TwoLayerNet(5, 4, 3) if kind == "TwoLayerNet" else nb.Sequential(
+        nb.Linear(5, 4), nb.ReLU(), nb.Linear(4, 3))
+    path = tmp_path / "m.npz"
+    nb.save(model, path)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["__numbann__"]))
+    if kind == "TwoLayerNet":
+        meta["model"]["args"]["input_size"] = 3_000_000_000
+    else:
+        meta["model"]["layers"][0]["in_features"] = 3_000_000_000
+    arrays["__numbann__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"has shape \(5, 4\) but the architecture says "
+                                         r"\(3000000000, 4\)"):
+        nb.load(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 * 2**20
