@@ -588,3 +588,29 @@ def test_warmup_compiles_and_reports_each_dtype(capsys):
     lines = out.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["float32", "float64"]
     assert all(re.fullmatch(r"float(32|64): ready in \d+\.\d s", line) for line in lines)
+
+
+def test_train_with_batchnorm_and_dropout_builds_the_books_extended_net(capsys, tmp_path):
+    path = tmp_path / "bn.npz"
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--epochs", "8",
+                         "--batchnorm", "--dropout", "0.2", "--json", "-q", "--save", path)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"]["batchnorm"] is True and result["model"]["dropout"] == 0.2
+    assert result["engine"] == "compiled" and result["test_accuracy"] > 0.85
+    model = nb.load(path)
+    assert type(model).__name__ == "MultiLayerNetExtend" and "gamma1" in model.params
+    code, out, err = run(capsys, "evaluate", path, "--dataset", "digits", "--json")
+    assert code == 0, err
+    assert json.loads(out)["accuracy"] == pytest.approx(result["test_accuracy"])
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--dropout", "1")
+    assert code == 2 and "--dropout" in err
+
+
+def test_gradcheck_on_a_batch_norm_net(capsys):
+    code, out, err = run(capsys, "gradcheck", "--dataset", "digits", "--batchnorm", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["ok"] and result["h"] == 1e-5 and result["batchnorm"]
+    assert {"W1", "b1", "gamma1", "beta1", "W2", "b2"} == set(result["parameters"])
+    assert max(p["rel"] for p in result["parameters"].values()) < 1e-6

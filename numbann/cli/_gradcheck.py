@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from ..models import textbook_names
 from ._output import UsageError, format_table
 from ._recipes import load_data
 
@@ -21,13 +22,16 @@ def cmd_gradcheck(args, out):
     x, t = x_train[:args.samples], t_train[:args.samples]
     n_classes = int(t_train.max()) + 1
     net = _network(args, x.shape[1], n_classes)
+    if args.eps is None:
+        args.eps = 1e-5 if args.batchnorm else 1e-4
     t0 = time.perf_counter()
     report = nb.gradient_check(net, x, t, nb.CrossEntropyLoss(), h=args.eps)
     elapsed = time.perf_counter() - t0
     arch = f"{x.shape[1]}-{args.hidden}-{n_classes}"
-    out.table(f"gradient check: TwoLayerNet {arch} {args.activation}, float64, "
+    kind = type(net).__name__ + (" with batch norm" if args.batchnorm else "")
+    out.table(f"gradient check: {kind} {arch} {args.activation}, float64, "
               f"{args.samples} {args.dataset} images, h={args.eps:g}")
-    names = _textbook_names(net)
+    names = {sd_name: key for key, (sd_name, _) in textbook_names(net).items()}
     rows, results = [], {}
     for key, check in report.items():
         name = names.get(key, key)
@@ -40,7 +44,8 @@ def cmd_gradcheck(args, out):
         out.result(line)
     ok = all(r["ok"] for r in results.values())
     out.result(f"{_verdict(ok, args, net, x)} ({elapsed:.2f}s)")
-    out.emit_json({"command": "gradcheck", "model": f"TwoLayerNet {arch}",
+    out.emit_json({"command": "gradcheck", "model": f"{type(net).__name__} {arch}",
+                   "batchnorm": args.batchnorm,
                    "activation": args.activation, "dataset": args.dataset,
                    "samples": args.samples, "h": args.eps, "tol": args.tol, "ok": ok,
                    "parameters": results})
@@ -48,21 +53,16 @@ def cmd_gradcheck(args, out):
 
 
 def _network(args, in_features, n_classes):
-    """The textbook's TwoLayerNet of *args*, in float64 (weight_init_std 0.01)."""
-    from ..models import TwoLayerNet
+    """The textbook's TwoLayerNet of *args* (weight_init_std 0.01), or with --batchnorm its
+    MultiLayerNetExtend with batch normalization (in training mode), in float64."""
+    from ..models import MultiLayerNetExtend, TwoLayerNet
 
+    if args.batchnorm:
+        return MultiLayerNetExtend(in_features, [args.hidden], n_classes,
+                                   activation=args.activation, use_batchnorm=True,
+                                   rng=args.seed, dtype=np.float64)
     return TwoLayerNet(in_features, args.hidden, n_classes, weight_init_std=0.01,
                        activation=args.activation, rng=args.seed, dtype=np.float64)
-
-
-def _textbook_names(net):
-    """The textbook's names W1, b1, W2, b2 for the state_dict keys 0.weight, 0.bias, …"""
-    names = {}
-    for k, layer in enumerate(net.linears, start=1):
-        index = net.layers.index(layer)
-        names[f"{index}.weight"] = f"W{k}"
-        names[f"{index}.bias"] = f"b{k}"
-    return names
 
 
 def _verdict(ok, args, net, x):
@@ -70,7 +70,8 @@ def _verdict(ok, args, net, x):
     if ok:
         return "backprop matches the numerical gradient"
     verdict = f"MISMATCH: a relative difference exceeds {args.tol:g}"
-    kinks = _relu_kinks(net, x, args.eps) if args.activation == "relu" else 0
+    kinks = (_relu_kinks(net, x, args.eps) if args.activation == "relu" and not args.batchnorm
+             else 0)
     if kinks:
         verdict += (f". {kinks} hidden pre-activations lie within h of ReLU's kink at 0, "
                     "where the central difference is wrong; try --activation sigmoid, "

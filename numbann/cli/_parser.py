@@ -51,6 +51,7 @@ _nonneg_int = _typed(_nonnegative_int, "an integer >= 0")
 _positive_float = _typed(_number(0.0, low_open=True), "a positive number")
 _nonneg_float = _typed(_number(0.0), "a number >= 0")
 _momentum = _typed(_number(0.0, 1.0), "a number in [0, 1)")
+_dropout = _typed(_number(0.0, 1.0), "a ratio in [0, 1)")
 
 
 # --- shared option groups --------------------------------------------------------------
@@ -157,6 +158,12 @@ def _model_options(m):
     m.add_argument("--weight-decay", type=_nonneg_float, default=0.0, metavar="LAMBDA",
                    help="L2 penalty ½λΣ‖W‖² on the weights, added to the loss (the textbook's "
                         "weight_decay_lambda)")
+    m.add_argument("--batchnorm", action="store_true",
+                   help="batch normalization after each hidden Affine layer (the textbook's "
+                        "MultiLayerNetExtend, use_batchnorm=True)")
+    m.add_argument("--dropout", type=_dropout, default=0.0, metavar="P",
+                   help="dropout with ratio P after each hidden activation (the textbook's "
+                        "use_dropout=True, dropout_ration=P); default 0: none")
 
 
 def _optimization_options(o):
@@ -194,11 +201,13 @@ def _add_gradcheck(sub):
     p = _command(
         sub, "gradcheck", "compare backprop with the numerical gradient",
         "Gradient check, as the textbook's gradient_check.py: build a TwoLayerNet (784-50-10 "
-        "with weight_init_std 0.01) in float64, take the first few training images, and "
+        "with weight_init_std 0.01; with --batchnorm the textbook's MultiLayerNetExtend with "
+        "batch normalization) in float64, take the first few training images, and "
         "compare the backprop gradient of every parameter with the numerical (central "
         "difference) one. Prints per parameter the maximum and mean absolute difference (the "
         "textbook prints the mean) and the relative difference ‖backprop − numerical‖ / "
-        "max(‖backprop‖, ‖numerical‖). Exits with status 1 if a relative difference exceeds "
+        "max(‖backprop‖, ‖numerical‖, 1e-3 of the largest such norm). Exits with status 1 if "
+        "a relative difference exceeds "
         "--tol.")
     _data_options(p)
     p.add_argument("--samples", type=_positive_int, default=3,
@@ -207,9 +216,14 @@ def _add_gradcheck(sub):
                    help="hidden layer size")
     p.add_argument("--activation", choices=("relu", "sigmoid"), default="relu",
                    help="hidden activation (relu: chapter 5's TwoLayerNet, sigmoid: chapter 4's)")
+    p.add_argument("--batchnorm", action="store_true",
+                   help="check a network with batch normalization instead (the textbook's "
+                        "batch_norm_gradient_check.py: MultiLayerNetExtend, training mode)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the initial weights")
-    p.add_argument("--eps", type=_positive_float, default=1e-4,
-                   help="step h of the central differences")
+    p.add_argument("--eps", type=_positive_float, default=None,
+                   help="step h of the central differences; default 1e-4, and 1e-5 with "
+                        "--batchnorm (batch norm over a few samples curves sharply, so the "
+                        "O(h²) error of the central difference is larger)")
     p.add_argument("--tol", type=_positive_float, default=1e-6,
                    help="largest relative difference that passes")
     _output_options(p)

@@ -50,13 +50,20 @@ def load_data(name, data_dir=None, download=True, dtype=np.float32, *, command="
     return x_train, t_train, x_test, t_test
 
 
-def make_model(in_features, hidden, out_features, activation, weight_decay=0.0, seed=0):
-    """The textbook's MultiLayerNet (He init for relu, Xavier for sigmoid/tanh)."""
-    from ..models import MultiLayerNet
+def make_model(in_features, hidden, out_features, activation, weight_decay=0.0, seed=0,
+               batchnorm=False, dropout=0.0):
+    """The textbook's MultiLayerNet (He init for relu, Xavier for sigmoid/tanh), or its
+    MultiLayerNetExtend with batch normalization and/or dropout of ratio *dropout*."""
+    from ..models import MultiLayerNet, MultiLayerNetExtend
 
-    return MultiLayerNet(in_features, list(hidden), out_features, activation=activation,
-                         weight_init_std="relu" if activation == "relu" else "sigmoid",
-                         weight_decay_lambda=weight_decay, rng=seed)
+    kwargs = dict(activation=activation,
+                  weight_init_std="relu" if activation == "relu" else "sigmoid",
+                  weight_decay_lambda=weight_decay, rng=seed)
+    if batchnorm or dropout:
+        return MultiLayerNetExtend(in_features, list(hidden), out_features,
+                                   use_batchnorm=batchnorm, use_dropout=dropout > 0,
+                                   dropout_ration=dropout, **kwargs)
+    return MultiLayerNet(in_features, list(hidden), out_features, **kwargs)
 
 
 def make_optimizer(name, params, lr=None, momentum=None):

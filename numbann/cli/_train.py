@@ -25,7 +25,7 @@ def cmd_train(args, out):
     load_time = time.perf_counter() - t0
     n_classes = int(max(t_train.max(), t_test.max())) + 1
     model = make_model(x_train.shape[1], args.hidden, n_classes, args.activation,
-                       args.weight_decay, args.seed)
+                       args.weight_decay, args.seed, args.batchnorm, args.dropout)
     loss_fn = nb.CrossEntropyLoss()
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
     arch, act = architecture(model), _ACTIVATION_NAMES[args.activation]
@@ -33,7 +33,9 @@ def cmd_train(args, out):
               f"(loaded in {load_time:.2f}s)")
     out.table(f"model {arch} {act}, {optimizer!r}, batch {args.batch_size}, "
               f"{args.epochs} epochs, seed {args.seed}"
-              + (f", weight decay {args.weight_decay:g}" if args.weight_decay else ""))
+              + (f", weight decay {args.weight_decay:g}" if args.weight_decay else "")
+              + (", batch norm" if args.batchnorm else "")
+              + (f", dropout {args.dropout:g}" if args.dropout else ""))
     out.table("  ".join(h.rjust(w) for h, w in zip(_HEADER, _WIDTHS)))
 
     t0 = time.perf_counter()
@@ -59,7 +61,8 @@ def cmd_train(args, out):
         "command": "train", "dataset": args.dataset,
         "train_samples": len(x_train), "test_samples": len(x_test),
         "model": {"architecture": arch, "sizes": [int(s) for s in arch.split("-")],
-                  "activation": args.activation, "weight_decay": args.weight_decay},
+                  "activation": args.activation, "weight_decay": args.weight_decay,
+                  "batchnorm": args.batchnorm, "dropout": args.dropout},
         "optimizer": {"name": args.optimizer, **optimizer.hyperparameters},
         "epochs": len(history.epoch), "batch_size": args.batch_size, "seed": args.seed,
         "device": args.device, "engine": history.params.get("engine"),
