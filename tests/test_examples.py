@@ -157,6 +157,31 @@ def test_ch6_overfitting(tmp_path):
 
 
 @needs_mnist
+def test_ch6_batch_norm(tmp_path):
+    out = run_example("ch6_batch_norm.py", tmp_path)
+    rows = re.findall(r"W:([\d.]+)  batch norm: train acc ([\d.]+)  without: train acc ([\d.]+)",
+                      out)
+    assert len(rows) == 4  # quick: scales 1, 0.046, 0.0022, 0.0001
+    by_scale = {float(w): (float(bn), float(plain)) for w, bn, plain in rows}
+    small = min(by_scale)
+    assert by_scale[small][0] > by_scale[small][1] + 0.2  # batch norm learns from tiny weights
+    assert all(bn > 0.2 for bn, _ in by_scale.values())
+    assert_figures(tmp_path, "ch6_batch_norm.png")
+
+
+@needs_mnist
+def test_ch6_dropout(tmp_path):
+    out = run_example("ch6_dropout.py", tmp_path)
+    final = {label: (float(tr), float(te), float(gap)) for label, tr, te, gap in re.findall(
+        r"(no dropout|dropout 0.2): final train acc ([\d.]+), test acc ([\d.]+), "
+        r"gap ([\d.-]+)", out)}
+    assert set(final) == {"no dropout", "dropout 0.2"}
+    assert final["no dropout"][0] > 0.6  # 60 epochs of 3 steps
+    assert final["dropout 0.2"][2] < final["no dropout"][2]  # dropout narrows the gap
+    assert_figures(tmp_path, "ch6_dropout.png")
+
+
+@needs_mnist
 def test_ch6_hyperparameter_search(tmp_path):
     out = run_example("ch6_hyperparameter_search.py", tmp_path)
     best = floats(r"Best-\d+\(val acc:([\d.]+)\)", out)

@@ -30,7 +30,9 @@ EXAMPLE_FIGURES = {
     "ch6_optimizers.py": ["ch6_optimizers_2d.png"],
     "ch6_optimizers_mnist.py": ["ch6_optimizers_mnist.png"],
     "ch6_weight_init.py": ["ch6_weight_init_relu.png", "ch6_weight_init_mnist.png"],
+    "ch6_batch_norm.py": ["ch6_batch_norm.png"],
     "ch6_overfitting.py": ["ch6_overfitting.png"],
+    "ch6_dropout.py": ["ch6_dropout.png"],
     "ch6_hyperparameter_search.py": ["ch6_hyperparameter_search.png"],
 }
 
