@@ -130,7 +130,7 @@ def _sgd(h, p, g, state):
     return ("sgd", (p, g, _state(state[0], p), dt(h.lr), dt(h.momentum),
                     dt(1.0 - h.dampening), dt(h.weight_decay), h.momentum != 0.0,
                     bool(h.nesterov)),
-            lambda step: (step == 1,))
+            lambda step: (bool(step == 1),))
 
 
 def _adagrad(h, p, g, state):
