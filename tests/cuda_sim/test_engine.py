@@ -122,8 +122,17 @@ def _compiled_kernels():
     return counts
 
 
+def _prepare(engine, how, args):
+    if how == "prepare":
+        engine.prepare(*args, evaluation=True)
+    else:  # a training call on no batch (what fit's preparation calls), the same on both
+        assert engine.train_steps(args[0], 0, 0, *args[1:], np.zeros(1),
+                                  np.zeros(1, np.int64)) == 0
+
+
+@pytest.mark.parametrize("how", ["prepare", "no batch"])
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_prepare_compiles_without_launching_or_changing_anything(device, launches, rng):
+def test_prepare_compiles_without_launching_or_changing_anything(device, how, launches, rng):
     sizes = (9, 6, 5, 4)
     x = rng.standard_normal((N, sizes[0])).astype(np.float32)
     t = rng.integers(0, sizes[-1], N)
@@ -134,7 +143,7 @@ def test_prepare_compiles_without_launching_or_changing_anything(device, launche
     args = _engine_args(model, loss_fn, opt, x, t, order, False)
     bk = get_backend(device)
     before = bk.to_host(model.flat_parameters).copy(), bk.to_host(opt.state_rows).copy()
-    bk.kernels.engine.prepare(*args, evaluation=True)
+    _prepare(bk.kernels.engine, how, args)
     assert launches["numbann"] == 0 and launches["kernel"] == 0
     np.testing.assert_array_equal(bk.to_host(model.flat_parameters), before[0])
     np.testing.assert_array_equal(bk.to_host(opt.state_rows), before[1])

@@ -160,12 +160,14 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
     ``train_steps`` and its argument tuples): the arrays are device arrays, the plan
     and the hyperparameters stay on the host, and ``losses``/``correct`` are host
     arrays that receive the per-batch results. Returns the number of batches
-    completed, stopping before the update of a batch with a non-finite loss.
+    completed, stopping before the update of a batch with a non-finite loss. A call
+    on no batch compiles, as on the CPU: it is :func:`prepare`.
     """
-    _check(loss)
     count = last_batch - first_batch
     if count <= 0:
+        prepare(batches, net, loss, opt, ws)
         return 0
+    _check(loss)
     params, bs, n_total = net.params, batches.batch_size, batches.order.size
     snapshot = (_copy(params), _copy(opt.state))
     call = _training_call(batches, net, loss, opt, ws, count)
