@@ -41,6 +41,7 @@ from ._launch import (
     optional,
     per_dtype,
     rows_grid,
+    same_array,
 )
 
 __all__ = [
@@ -153,6 +154,8 @@ def loss_launch(code, Y, T, scale, dY, need_grad, rows, hits=None, stream=0, pre
     n = Y.shape[0]
     if n == 0:
         return None
+    if hits is not None and need_grad and same_array(dY, Y):
+        raise ValueError("hits are taken from the logits Y: the gradient dY cannot be Y then")
     dY, used = optional(dY if need_grad else None, Y.dtype, 2)
     hits, count_hits = optional(hits, np.int32)
     kernel = kernels(Y.dtype).loss_labels if T.ndim == 1 else kernels(Y.dtype).loss_dense
@@ -173,7 +176,7 @@ def loss_dense(code, Y, T, scale, dY, need_grad, rows, stream=0, *, hits=None, o
     if need_grad. The loss is scale · Σ rows. With *hits*, also each row's hit
     (see :func:`loss_launch`).
 
-    dY may be Y (the logits are then overwritten by the gradient).
+    dY may be Y (the logits are then overwritten by the gradient), but not with *hits*.
     """
     _launch(code, Y, T, scale, dY, need_grad, rows, hits, offset, stream)
 
