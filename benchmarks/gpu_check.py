@@ -13,7 +13,7 @@ with a message saying which and why:
    ``numbann._cuda.cuda_status()``;
 2. one tiny kernel (ReLU over NaN, ±inf and ordinary values) against NumPy;
 3. every test module of ``tests/cuda_sim``, on the GPU, in a pytest process
-   (fails if everything was skipped);
+   that stops at the first failure (fails if everything was skipped);
 4. GEMM TFLOP/s of the forward and the fused backward product of every layer
    shape of the two reference networks, timed with CUDA events;
 5. launch cost in µs (an empty kernel; numbann's backward launch, through the
@@ -273,8 +273,8 @@ def kernel_tests(check):
         "test_*.py"))
     if not modules:
         raise CheckFailed(f"no test modules in {ROOT / 'tests' / 'cuda_sim'}")
-    cmd = [sys.executable, "-m", "pytest", *modules, "-q", "-rfEs", "-p", "no:cacheprovider",
-           "-o", "addopts="]
+    cmd = [sys.executable, "-m", "pytest", *modules, "-x", "-q", "-rfEs", "-p",
+           "no:cacheprovider", "-o", "addopts="]
     if check.simulator:
         cmd += ["-k", SIMULATOR_TESTS]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(

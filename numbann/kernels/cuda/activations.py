@@ -49,7 +49,8 @@ def device_functions(dtype):
     (from the output y = f(x)) for the elementwise codes (not softmax), in *dtype*.
 
     NaN in gives NaN out wherever the CPU kernels give it: f(NaN) = NaN for every
-    code; f' from a NaN output is NaN for sigmoid and tanh, 0 for ReLU and step.
+    code; f' from a NaN output is NaN for sigmoid and tanh, 0 for ReLU and step (as on
+    the CPU).
     """
     dt = dtype.type
     zero, one = dt(0), dt(1)
@@ -62,7 +63,7 @@ def device_functions(dtype):
             return r if x >= zero else e * r
         if act == TANH:
             return math.tanh(x)
-        if act == RELU:  # as the CPU kernel: NaN stays NaN (max(x, 0) would give 0)
+        if act == RELU:  # as the CPU kernel: NaN stays NaN (a float max, fmaxf, gives 0)
             return zero if x <= zero else x
         if act == STEP:
             return zero if x <= zero else (one if x > zero else x)
