@@ -1,9 +1,12 @@
 """The one place numbann imports Numba's CUDA target from.
 
-numba-cuda (the ``numbann[cuda]`` extra) is the maintained CUDA target and
-provides ``numba.cuda``; if it moves, this module is the only one to change.
-Importing numbann never requires CUDA; asking for ``'cuda'`` without it raises
-:class:`CudaUnavailableError` saying what is missing.
+numba-cuda (the ``numbann[cuda]`` extra, tested with 0.30.x) provides
+``numba.cuda``. It is in maintenance mode (NVIDIA/numba-cuda issue 902); its
+successor, numba-cuda-mlir (``from numba_cuda_mlir import cuda``), has no
+simulator. A move starts here — the import below — and docs/gpu.md says
+what else it would take. Importing numbann never requires CUDA; asking for
+``'cuda'`` without it raises :class:`CudaUnavailableError` saying what is
+missing.
 """
 
 import os

@@ -5,6 +5,12 @@ A backend bundles the array operations and kernel modules of one device:
 and, on request, CUDA (Numba device arrays, the ``@cuda.jit`` twins of
 :mod:`numbann.kernels.cuda`, which have the same names and arguments). The
 object layer and the trainer call the same functions on either.
+
+Arrays are NumPy arrays or Numba device arrays. GPU arrays of other libraries
+— CuPy arrays, PyTorch CUDA tensors, anything else with
+``__cuda_array_interface__`` — are refused with a TypeError that says how to
+pass them (``numba.cuda.as_cuda_array(x)`` wraps one without a copy; or copy
+it to the host), on either device: :func:`is_device_array` decides.
 """
 
 from types import SimpleNamespace
@@ -13,7 +19,25 @@ import numpy as np
 
 from . import _cuda
 
-__all__ = ["get_backend", "backend_of", "device_name", "CPU"]
+__all__ = ["get_backend", "backend_of", "device_name", "is_device_array", "CPU"]
+
+
+def is_device_array(arr):
+    """True for a Numba device array, False for anything else but a GPU array of another
+    library (``__cuda_array_interface__`` without being Numba's), which raises TypeError:
+    numbann does not take those as they are."""
+    if isinstance(arr, np.ndarray):
+        return False
+    if hasattr(arr, "copy_to_host"):
+        return True
+    if hasattr(arr, "__cuda_array_interface__"):
+        kind = f"{type(arr).__module__}.{type(arr).__qualname__}"
+        raise TypeError(
+            f"{kind} is a GPU array of another library (it has __cuda_array_interface__); "
+            "numbann takes NumPy arrays and Numba device arrays: wrap it with "
+            "numba.cuda.as_cuda_array(x) (no copy) or pass a host copy (e.g. "
+            "tensor.cpu().numpy(), cupy.asnumpy(x))")
+    return False
 
 
 def device_name(device):
@@ -51,7 +75,9 @@ class CPUBackend(_Singleton):
 
     def holds(self, arr):
         """Whether *arr* is a device array of this backend (host arrays are not: they
-        are validated and converted first)."""
+        are validated and converted first); TypeError for another library's GPU array
+        (see :func:`is_device_array`)."""
+        is_device_array(arr)
         return False
 
     def empty(self, shape, dtype):
@@ -109,7 +135,9 @@ class CUDABackend(_Singleton):
                                        engine=engine)
 
     def holds(self, arr):
-        return not isinstance(arr, np.ndarray) and hasattr(arr, "copy_to_host")
+        """Whether *arr* is a Numba device array; TypeError for another library's GPU
+        array (see :func:`is_device_array`)."""
+        return is_device_array(arr)
 
     def empty(self, shape, dtype):
         return self.cuda.device_array(shape, dtype)
@@ -161,7 +189,6 @@ def get_backend(device):
 
 
 def backend_of(arr):
-    """The backend an array belongs to: CUDA for device arrays, else the CPU."""
-    if not isinstance(arr, np.ndarray) and hasattr(arr, "copy_to_host"):
-        return get_backend("cuda")
-    return CPU
+    """The backend an array belongs to: CUDA for Numba device arrays, else the CPU
+    (TypeError for another library's GPU array, see :func:`is_device_array`)."""
+    return get_backend("cuda") if is_device_array(arr) else CPU

@@ -2,9 +2,13 @@
 
 ``numba.cuda.compile_ptx`` needs no GPU. The float32 kernels must be
 float32 throughout: a single float64 literal or intermediate shows up as
-``.f64`` instructions (and runs at 1/2 to 1/64 of the float32 rate). If
-``ptxas`` is on PATH, the register, spill and shared-memory use of each
-kernel is printed, and the float32 kernels must not spill.
+``.f64`` instructions (and runs at 1/2 to 1/64 of the float32 rate). No
+kernel may use a float ``max``/``min`` instruction: PTX ``max.f32`` (what
+numba-cuda makes of a float ``max``, via libdevice ``fmaxf``) returns the
+non-NaN operand, so ReLU(NaN) would be 0 on a GPU — something the simulator,
+which runs Python's ``max``, cannot show. If ``ptxas`` is on PATH, the
+register, spill and shared-memory use of each kernel is printed, and the
+float32 kernels must not spill.
 """
 
 import re
@@ -78,6 +82,33 @@ def test_compiles_to_ptx_and_float32_stays_float32(mod, name, dtype):
             assert not f64, f"{name} float32 has float64 PTX:\n" + "\n".join(f64[:20])
         else:
             assert f64, f"{name} float64 compiled without a float64 instruction"
+
+
+#: a float max/min instruction (any rounding or NaN modifier), or a libdevice call to one
+_FLOAT_MINMAX = re.compile(r"\b(?:max|min)(?:\.\w+)*\.f(?:16|32|64)\b|__nv_f(?:max|min)")
+
+
+@pytest.mark.parametrize("mod,name,dtype", KERNELS,
+                         ids=[f"{_short(m)}.{n}-{d.name}" for m, n, d in KERNELS])
+def test_no_float_max_or_min_that_would_drop_nan(mod, name, dtype):
+    for cc in CCS:
+        found = [line.strip() for line in ptx_of(mod, name, dtype, cc).splitlines()
+                 if _FLOAT_MINMAX.search(line)]
+        assert not found, f"{name} {dtype.name} sm_{cc[0]}{cc[1]}:\n" + "\n".join(found[:10])
+
+
+def test_the_float_max_check_sees_what_a_python_max_compiles_to():
+    """The pattern above matches what a float ``max`` in a kernel turns into."""
+    import numba
+
+    def relu_with_max(x, y):
+        i = cuda.grid(1)
+        if i < x.size:
+            y[i] = max(x[i], numba.float32(0))
+
+    ptx, _ = cuda.compile_ptx(relu_with_max, (numba.float32[::1], numba.float32[::1]),
+                              cc=CCS[0])
+    assert _FLOAT_MINMAX.search(ptx)
 
 
 _PTXAS_ENTRY = re.compile(r"Compiling entry function '(\w+)' for 'sm_(\d+)'")

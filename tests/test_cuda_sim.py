@@ -17,20 +17,15 @@ import pytest
 from numbann._cuda import cuda
 
 ROOT = Path(__file__).resolve().parents[1]
-SIM_ENV = {
-    "NUMBA_ENABLE_CUDASIM": "1",
-    "NUMBANN_CUDA_THREADS": "8",
-    "NUMBANN_CUDA_TILE": "4",
-    "NUMBANN_CUDA_ROW_THREADS": "4",
-    "NUMBANN_CUDA_MAX_BLOCKS": "3",
-}
+sys.path.insert(0, str(ROOT))
+from benchmarks.gpu_check import SIMULATOR_ENV  # noqa: E402  (the one place it is defined)
 
 
 @pytest.mark.skipif(cuda is None, reason="Numba's CUDA target (numbann[cuda]) is not installed")
 def test_cuda_kernels_under_the_simulator():
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/cuda_sim", "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, env={**os.environ, **SIM_ENV}, capture_output=True, text=True, timeout=900)
+        cwd=ROOT, env={**os.environ, **SIMULATOR_ENV}, capture_output=True, text=True, timeout=900)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     passed = re.search(r"(\d+) passed", output)

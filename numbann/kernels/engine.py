@@ -344,3 +344,13 @@ def evaluate_rows(X, T, batch_size, net, loss_code, work):
         total += loss_dense(loss_code, out, T[lo:hi], 1.0, out, False)
         correct += count_correct(out, T[lo:hi])
     return total, correct
+
+
+def prepare(batches, net, loss, opt, ws, evaluation=False):
+    """Compile (or load from the JIT cache) what a run on these arguments calls, without
+    changing any parameter or state: :func:`train_steps` by a call on no batch and, with
+    *evaluation*, :func:`evaluate_rows` by a call on no rows. The GPU twin compiles every
+    kernel of the step's launch sequence."""
+    train_steps(batches, 0, 0, net, loss, opt, ws, np.zeros(1), np.zeros(1, np.int64))
+    if evaluation:
+        evaluate_rows(batches.X[:0], batches.T[:0], 1, net.params, net.plan, loss.code, ws.work)

@@ -130,3 +130,28 @@ def test_single_output_accuracy_counts_like_the_cpu(rng):
     m.to("cuda")
     gpu = nb.evaluate(m, nb.BCEWithLogitsLoss(), x, t)
     assert gpu[1] == cpu[1] and gpu[0] == pytest.approx(cpu[0], rel=1e-5)
+
+
+class _ForeignGPUArray:
+    """What a PyTorch CUDA tensor or a CuPy array looks like from the outside."""
+
+    shape = (N, D)
+    __cuda_array_interface__ = {"shape": (N, D), "typestr": "<f4", "data": (0, False),
+                                "version": 3}
+
+    def size(self):
+        return self.shape
+
+
+def test_device_arrays_are_taken_and_other_libraries_gpu_arrays_refused(data):
+    from numbann._cuda import cuda
+
+    x, t = data
+    m = model().to("cuda")
+    np.testing.assert_array_equal(m(cuda.to_device(x)).copy_to_host(),
+                                  m(x).copy_to_host())
+    with pytest.raises(TypeError, match=r"another library.*as_cuda_array"):
+        m(_ForeignGPUArray())
+    with pytest.raises(TypeError, match=r"another library"):
+        nb.fit(m, nb.CrossEntropyLoss(), nb.optim.SGD(m.parameters(), lr=0.1),
+               _ForeignGPUArray(), t, epochs=1, verbose=0)

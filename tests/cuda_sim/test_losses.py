@@ -121,3 +121,11 @@ def test_int32_labels_work(rng):
     rows32, g32 = _gpu_loss("labels", cpu.SOFTMAX_CE, Y, t.astype(np.int32), 1 / N, True)
     np.testing.assert_array_equal(host(rows32), host(rows64))
     np.testing.assert_array_equal(host(g32), host(g64))
+
+
+def test_hits_and_a_gradient_over_the_logits_are_refused(rng):
+    Y, t, _ = _inputs(cpu.SOFTMAX_CE, rng, np.float32)
+    g = dev(Y)
+    with pytest.raises(ValueError, match="dY cannot be Y"):
+        gpu.loss_labels(cpu.SOFTMAX_CE, g, dev(t), 1 / N, g, True, empty(N, np.float32),
+                        hits=dev(np.zeros(N, np.int32)))

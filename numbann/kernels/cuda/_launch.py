@@ -1,4 +1,5 @@
-"""Launch helpers shared by the CUDA kernels: dtypes, grids, placeholders, block reductions.
+"""Launch helpers shared by the CUDA kernels: dtypes, grids, placeholders, prepared
+launches, block reductions and NaN-propagating comparisons.
 
 Kernels are built per float dtype by small factories (``kernels(dtype)`` in
 each module), so that every constant in a float32 kernel is a float32
@@ -7,6 +8,20 @@ Dispatchers are lazy: a kernel compiles on its first launch for the argument
 types it sees (C-contiguous device arrays, Python ints as int64, Python
 bools, typed NumPy scalars). Each module's ``signatures(dtype)`` lists those
 types for the PTX test.
+
+Every launch is a :class:`Launch`. The wrappers build and run one at each
+call; the training engine builds a step's launches once per call, typed in
+advance (``Dispatcher.specialize``: compiled then, and launched afterwards
+without type dispatch) with their launch configuration built once, and per
+step passes only the arguments that change (a batch offset, an optimizer's
+per-step factors).
+
+No float ``max``/``min`` appears in a kernel: numba-cuda lowers them to
+libdevice ``fmaxf``/``fminf`` (PTX ``max.f32``), which return the non-NaN
+operand, so NaN would vanish on a GPU where the CPU kernels (and the
+simulator, which runs Python's ``max``) keep it. Comparisons and selects
+are written out instead (:func:`nan_max`; the activations and losses
+mirror the CPU expressions), and the PTX test checks the PTX for them.
 """
 
 import os
@@ -17,7 +32,7 @@ import numba
 import numpy as np
 
 from ..._config import CUDA_MAX_BLOCKS, CUDA_ROW_THREADS, CUDA_THREADS, CUDA_TILE
-from ..._cuda import cuda
+from ..._cuda import SIMULATOR, cuda
 
 
 def _check_config():
@@ -143,6 +158,43 @@ def flat(a):
     return a if a.ndim == 1 else a.reshape(a.size)
 
 
+class Launch:
+    """One kernel launch, prepared: the kernel, its grid, block and stream, and its leading
+    arguments; ``launch(*tail)`` runs it with *tail* appended (what changes between runs).
+
+    With ``pretyped`` the kernel is specialised for the argument types (with *tail*
+    standing for the types of the later tails) — compiled now, launched later
+    without type dispatch — and its launch configuration is built once. (The
+    simulator's kernels keep one configuration each, so there it is set at
+    every launch.)
+    """
+
+    __slots__ = ("kernel", "grid", "block", "stream", "args", "_configured")
+
+    def __init__(self, kernel, grid, block, args, stream=0, tail=(), pretyped=False):
+        if pretyped:
+            kernel = kernel.specialize(*args, *tail)
+        self.kernel, self.grid, self.block, self.stream = kernel, grid, block, stream
+        self.args = tuple(args)
+        self._configured = kernel[grid, block, stream] if pretyped and not SIMULATOR else None
+
+    def __call__(self, *tail):
+        configured = self._configured or self.kernel[self.grid, self.block, self.stream]
+        configured(*self.args, *tail)
+
+
+def run(launches):
+    """Run prepared launches in order (no tails)."""
+    for launch in launches:
+        launch()
+
+
+@cuda.jit(device=True)
+def nan_max(a, b):
+    """max(a, b) that is NaN if either is (a compare and select: never ``max.f32``)."""
+    return a if a > b or a != a else b
+
+
 @cuda.jit(device=True)
 def _tree(buf, v, take_max):
     t = cuda.threadIdx.x
@@ -151,7 +203,7 @@ def _tree(buf, v, take_max):
     s = cuda.blockDim.x // 2
     while s > 0:
         if t < s:
-            buf[t] = max(buf[t], buf[t + s]) if take_max else buf[t] + buf[t + s]
+            buf[t] = nan_max(buf[t], buf[t + s]) if take_max else buf[t] + buf[t + s]
         cuda.syncthreads()
         s //= 2
     r = buf[0]
@@ -171,5 +223,6 @@ def block_sum(buf, v):
 
 @cuda.jit(device=True)
 def block_max(buf, v):
-    """max of *v* over the threads of a block; see :func:`block_sum`."""
+    """max of *v* over the threads of a block, NaN if any is (:func:`nan_max`); see
+    :func:`block_sum`."""
     return _tree(buf, v, True)

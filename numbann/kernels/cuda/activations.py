@@ -6,6 +6,8 @@ stream). Elementwise activations run as one grid-stride 1-D kernel over the
 flattened array; softmax (forward and backward) runs one block of
 ``CUDA_ROW_THREADS`` threads per row, with shared-memory reductions for the
 row maximum and sums. Nothing is synchronised: the wrappers only launch.
+``forward_launches``/``backward_launches`` return those launches prepared
+(:class:`._launch.Launch`), for the training engine to run step after step.
 """
 
 import math
@@ -18,6 +20,7 @@ from ..activations import CODES, IDENTITY, NAMES, RELU, SIGMOID, SOFTMAX, STEP, 
 from ._launch import (
     ROW_THREADS,
     THREADS,
+    Launch,
     array_types,
     block_max,
     block_sum,
@@ -25,22 +28,30 @@ from ._launch import (
     flat,
     float_type,
     kernel_set,
+    nan_max,
     per_dtype,
     rows_grid,
+    run,
     same_array,
 )
 
 __all__ = [
     "CODES", "NAMES", "IDENTITY", "SIGMOID", "TANH", "RELU", "STEP", "SOFTMAX",
     "apply_inplace", "backward_inplace", "activation_forward", "activation_backward",
-    "softmax_inplace", "softmax_rows", "device_functions", "kernels", "signatures",
+    "softmax_inplace", "softmax_rows", "forward_launches", "backward_launches",
+    "device_functions", "kernels", "signatures",
 ]
 
 
 @per_dtype
 def device_functions(dtype):
     """Device functions ``forward(act, x)`` → f(x) and ``backward(act, y, dy)`` → dy·f'
-    (from the output y = f(x)) for the elementwise codes (not softmax), in *dtype*."""
+    (from the output y = f(x)) for the elementwise codes (not softmax), in *dtype*.
+
+    NaN in gives NaN out wherever the CPU kernels give it: f(NaN) = NaN for every
+    code; f' from a NaN output is NaN for sigmoid and tanh, 0 for ReLU and step (as on
+    the CPU).
+    """
     dt = dtype.type
     zero, one = dt(0), dt(1)
 
@@ -52,10 +63,10 @@ def device_functions(dtype):
             return r if x >= zero else e * r
         if act == TANH:
             return math.tanh(x)
-        if act == RELU:
-            return max(x, zero)
+        if act == RELU:  # as the CPU kernel: NaN stays NaN (a float max, fmaxf, gives 0)
+            return zero if x <= zero else x
         if act == STEP:
-            return one if x > zero else zero
+            return zero if x <= zero else (one if x > zero else x)
         return x
 
     @cuda.jit(device=True)
@@ -104,7 +115,7 @@ def kernels(dtype):
         for i in range(cuda.blockIdx.x, n, cuda.gridDim.x):
             m = minus_inf
             for j in range(t, c, nt):
-                m = max(m, X[i, j])
+                m = nan_max(m, X[i, j])
             m = block_max(buf, m)
             s = zero
             for j in range(t, c, nt):
@@ -148,15 +159,33 @@ def signatures(dtype):
 # --- host wrappers (launch only; no synchronisation) -------------------------------
 
 
-def activation_forward(act, X, Y, stream=0):
-    """Y = f(X) for activation code *act*; X and Y (N, C) may be the same array."""
-    if X.size == 0:
-        return
+def forward_launches(act, X, Y, stream=0, pretyped=False):
+    """The launches of Y = f(X) (see :func:`activation_forward`): none, or one."""
+    if X.size == 0 or (act == IDENTITY and same_array(X, Y)):
+        return []
     k = kernels(X.dtype)
     if act == SOFTMAX:
-        k.softmax_rows[rows_grid(X.shape[0]), ROW_THREADS, stream](X, Y)
-    elif act != IDENTITY or not same_array(X, Y):
-        k.act_forward[blocks_for(X.size), THREADS, stream](int(act), flat(X), flat(Y))
+        return [Launch(k.softmax_rows, rows_grid(X.shape[0]), ROW_THREADS, (X, Y), stream,
+                       pretyped=pretyped)]
+    return [Launch(k.act_forward, blocks_for(X.size), THREADS, (int(act), flat(X), flat(Y)),
+                   stream, pretyped=pretyped)]
+
+
+def backward_launches(act, Y, dY, dX, stream=0, pretyped=False):
+    """The launches of dX = dY ⊙ f'(X) (see :func:`activation_backward`): none, or one."""
+    if Y.size == 0 or (act == IDENTITY and same_array(dY, dX)):
+        return []
+    k = kernels(Y.dtype)
+    if act == SOFTMAX:
+        return [Launch(k.softmax_backward, rows_grid(Y.shape[0]), ROW_THREADS, (Y, dY, dX),
+                       stream, pretyped=pretyped)]
+    return [Launch(k.act_backward, blocks_for(Y.size), THREADS,
+                   (int(act), flat(Y), flat(dY), flat(dX)), stream, pretyped=pretyped)]
+
+
+def activation_forward(act, X, Y, stream=0):
+    """Y = f(X) for activation code *act*; X and Y (N, C) may be the same array."""
+    run(forward_launches(act, X, Y, stream))
 
 
 def apply_inplace(act, Y, stream=0):
@@ -170,13 +199,7 @@ def activation_backward(act, Y, dY, dX, stream=0):
     identity: dY;  sigmoid: dY·Y(1−Y);  tanh: dY(1−Y²);  ReLU: dY·[Y > 0];
     step: 0;  softmax (row-wise): Y ⊙ (dY − Σ_j dY_j Y_j).
     """
-    if Y.size == 0:
-        return
-    k = kernels(Y.dtype)
-    if act == SOFTMAX:
-        k.softmax_backward[rows_grid(Y.shape[0]), ROW_THREADS, stream](Y, dY, dX)
-    elif act != IDENTITY or not same_array(dY, dX):
-        k.act_backward[blocks_for(Y.size), THREADS, stream](int(act), flat(Y), flat(dY), flat(dX))
+    run(backward_launches(act, Y, dY, dX, stream))
 
 
 def backward_inplace(act, Y, dY, stream=0):

@@ -12,11 +12,12 @@ grid-stride over rows beyond ``CUDA_MAX_BLOCKS``.
 """
 
 import numba
+import numpy as np
 
 from ..._cuda import cuda
-from ._launch import MAX_BLOCKS, THREADS, array_types, kernel_set, per_dtype
+from ._launch import MAX_BLOCKS, THREADS, Launch, array_types, kernel_set, optional, per_dtype
 
-__all__ = ["gather_rows", "gather_batch", "kernels", "signatures"]
+__all__ = ["gather_rows", "gather_batch", "batch_launch", "kernels", "signatures"]
 
 
 @cuda.jit
@@ -30,13 +31,14 @@ def _gather_rows(src, idx, out):
 
 
 @cuda.jit
-def _gather_pair(X, T, idx, Xb, Tb):
-    """Xb[i, :] = X[idx[i], :] and Tb[i, :] = T[idx[i], :] in one launch."""
+def _gather_pair(X, T, idx, Xb, Tb, in_order, lo):
+    """Xb[i, :] = X[r, :] and Tb[i, :] = T[r, :] in one launch, r = idx[lo + i] (or
+    lo + i if in_order)."""
     n, cx = Xb.shape
     ct = Tb.shape[1]
     j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     for i in range(cuda.blockIdx.y, n, cuda.gridDim.y):
-        r = idx[i]
+        r = lo + i if in_order else idx[lo + i]
         if j < cx:
             Xb[i, j] = X[r, j]
         if j < ct:
@@ -56,7 +58,7 @@ def signatures(dtype):
     ix, labels = numba.int64[::1], numba.int64[:, ::1]
     return {
         "gather_rows": (m, ix, m),
-        "gather_pair": (m, labels, ix, m, labels),
+        "gather_pair": (m, labels, ix, m, labels, numba.boolean, numba.int64),
     }
 
 
@@ -75,7 +77,19 @@ def gather_rows(src, idx, out, stream=0):
     if n == 0 or out.size == 0:
         return
     out2 = _as_2d(out)
-    _gather_rows[_grid(n, out2.shape[1]), THREADS, stream](_as_2d(src), idx, out2)
+    Launch(_gather_rows, _grid(n, out2.shape[1]), THREADS, (_as_2d(src), idx, out2), stream)()
+
+
+def batch_launch(X, T, order, Xb, Tb, stream=0, pretyped=False):
+    """The launch of a batch gather into Xb, Tb (n rows), or None for n = 0; it takes the
+    batch's first position in *order* as its tail: ``launch(lo)`` copies rows
+    order[lo : lo + n] — or, with ``order=None``, rows lo … lo + n − 1. X (M, D), T (M, C)."""
+    n = Xb.shape[0]
+    if n == 0:
+        return None
+    idx = optional(None, np.int64)[0] if order is None else order
+    return Launch(_gather_pair, _grid(n, max(Xb.shape[1], Tb.shape[1])), THREADS,
+                  (X, T, idx, Xb, Tb, order is None), stream, tail=(0,), pretyped=pretyped)
 
 
 def gather_batch(X, T, idx, Xb, Tb, stream=0):
@@ -84,9 +98,6 @@ def gather_batch(X, T, idx, Xb, Tb, stream=0):
     X (M, D) float; T (M,) integer labels or (M, C) target rows; Xb, Tb the
     batch buffers (len(idx), …). E.g. ``idx = perm[start:stop]``.
     """
-    n = idx.shape[0]
-    if n == 0:
+    if idx.shape[0] == 0:
         return
-    Tb2 = _as_2d(Tb)
-    _gather_pair[_grid(n, max(Xb.shape[1], Tb2.shape[1])), THREADS, stream](
-        X, _as_2d(T), idx, Xb, Tb2)
+    batch_launch(X, _as_2d(T), idx, Xb, _as_2d(Tb), stream)(0)

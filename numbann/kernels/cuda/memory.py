@@ -5,7 +5,16 @@ assignment and synchronises; :func:`fill` is one grid-stride launch.
 """
 
 from ..._cuda import cuda
-from ._launch import THREADS, array_types, blocks_for, float_type, kernel_set, per_dtype
+from ._launch import (
+    THREADS,
+    Launch,
+    array_types,
+    blocks_for,
+    flat,
+    float_type,
+    kernel_set,
+    per_dtype,
+)
 
 __all__ = ["fill", "kernels", "signatures"]
 
@@ -32,5 +41,5 @@ def fill(x, value, stream=0):
     """Launch: every element of the C-contiguous device array x ← value."""
     if x.size == 0:
         return
-    flat = x.reshape(x.size) if x.ndim != 1 else x
-    kernels(x.dtype).fill[blocks_for(x.size), THREADS, stream](flat, x.dtype.type(value))
+    Launch(kernels(x.dtype).fill, blocks_for(x.size), THREADS, (flat(x), x.dtype.type(value)),
+           stream)()

@@ -6,11 +6,14 @@ parameter buffer, its gradient buffer and flat state — so one launch updates
 every parameter. Each kernel is a grid-stride loop, one element per thread
 per iteration, all in the array dtype.
 
-The hyperparameters arrive as Python floats; the wrappers compute the
-per-step factors (Adam's bias corrections, AdaGrad's decayed rate, 1 −
-dampening …) on the host in float64 exactly as the CPU kernels do, then
-round them once to the array dtype and pass them as typed scalars. State
-arrays a rule does not use may be empty (or None).
+The hyperparameters arrive as a tuple of :mod:`numbann.kernels.optim`
+(which names the rule, as on the CPU) or, for the ``*_step`` wrappers, as
+the CPU kernels' arguments; the factors (Adam's bias corrections,
+AdaGrad's decayed rate, 1 − dampening …) are computed on the host in
+float64 exactly as the CPU kernels do, then rounded once to the array dtype
+and passed as typed scalars. State arrays a rule does not use may be empty
+(or None). :func:`update_launch` prepares a rule's launch once, for the
+training engine to run at every step with that step's factors.
 """
 
 import math
@@ -19,15 +22,26 @@ import numba
 
 from ..._cuda import cuda
 from ..optim import AdaGradHyper, AdamHyper, RMSPropHyper, SGDHyper
-from ._launch import THREADS, array_types, blocks_for, float_type, kernel_set, optional, per_dtype
+from ._launch import (
+    THREADS,
+    Launch,
+    array_types,
+    blocks_for,
+    flat,
+    float_type,
+    kernel_set,
+    optional,
+    per_dtype,
+)
 
 __all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "add_scaled",
-           "optimizer_step", "kernels", "signatures"]
+           "optimizer_step", "update_launch", "UPDATES", "kernels", "signatures"]
 
 
 @per_dtype
 def kernels(dtype):
-    """The optimizer kernels for float *dtype*."""
+    """The optimizer kernels for float *dtype* (the factors that change from step to step
+    come last)."""
 
     @cuda.jit
     def sgd(p, g, buf, lr, mu, damp, wd, use_momentum, nesterov, first_step):
@@ -40,7 +54,7 @@ def kernels(dtype):
             p[i] -= lr * gi
 
     @cuda.jit
-    def adagrad(p, g, state_sum, clr, wd, eps):
+    def adagrad(p, g, state_sum, wd, eps, clr):
         for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
             gi = g[i] + wd * p[i]
             h = state_sum[i] + gi * gi
@@ -65,15 +79,16 @@ def kernels(dtype):
             p[i] -= lr * upd
 
     @cuda.jit
-    def adam(p, g, m, v, v_max, step_size, inv_sqrt_bc2, b1, b1c, b2, b2c, eps, wd, amsgrad):
+    def adam(p, g, m, v, v_max, b1, b1c, b2, b2c, eps, wd, amsgrad, step_size, inv_sqrt_bc2):
         for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
             gi = g[i] + wd * p[i]
             mi = b1 * m[i] + b1c * gi
             vi = b2 * v[i] + b2c * gi * gi
             m[i] = mi
             v[i] = vi
-            if amsgrad:
-                vi = max(v_max[i], vi)
+            if amsgrad:  # the CPU's max(v̂, v), written out (a float max is fmaxf here)
+                vm = v_max[i]
+                vi = vi if vi > vm else vm
                 v_max[i] = vi
             p[i] -= step_size * mi / (math.sqrt(vi) * inv_sqrt_bc2 + eps)
 
@@ -94,25 +109,81 @@ def signatures(dtype):
         "sgd": (v, v, v, s, s, s, s, b, b, b),
         "adagrad": (v, v, v, s, s, s),
         "rmsprop": (v, v, v, v, v, s, s, s, s, s, s, b, b),
-        "adam": (v, v, v, v, v, s, s, s, s, s, s, s, s, b),
+        "adam": (v, v, v, v, v, s, s, s, s, s, s, b, s, s),
         "add_scaled": (v, v, s),
     }
 
 
-# --- host wrappers (launch only; no synchronisation) -------------------------------
-
-
-def _launch(name, p, arrays, scalars, flags, stream):
-    if p.size == 0:
-        return
-    dt = p.dtype.type
-    kernel = getattr(kernels(p.dtype), name)
-    kernel[blocks_for(p.size), THREADS, stream](
-        p, *arrays, *(dt(x) for x in scalars), *(bool(f) for f in flags))
+# --- the update rules: kernel, leading arguments, per-step factors --------------------
+# Each takes a hyperparameter tuple, the flat buffers and the state rows, and returns
+# (kernel name, leading arguments, per-step function) — the per-step function maps the
+# step count (from 1) to the arguments that change; factors are computed in float64
+# as the CPU kernels compute them, then rounded once to the array dtype.
 
 
 def _state(a, p):
     return optional(a, p.dtype)[0]
+
+
+def _sgd(h, p, g, state):
+    dt = p.dtype.type
+    return ("sgd", (p, g, _state(state[0], p), dt(h.lr), dt(h.momentum),
+                    dt(1.0 - h.dampening), dt(h.weight_decay), h.momentum != 0.0,
+                    bool(h.nesterov)),
+            lambda step: (bool(step == 1),))
+
+
+def _adagrad(h, p, g, state):
+    dt = p.dtype.type
+    return ("adagrad", (p, g, state[0], dt(h.weight_decay), dt(h.eps)),
+            lambda step: (dt(h.lr / (1.0 + (step - 1) * h.lr_decay)),))
+
+
+def _rmsprop(h, p, g, state):
+    dt = p.dtype.type
+    return ("rmsprop", (p, g, state[0], _state(state[1], p), _state(state[2], p), dt(h.lr),
+                        dt(h.alpha), dt(1.0 - h.alpha), dt(h.eps), dt(h.weight_decay),
+                        dt(h.momentum), bool(h.centered), h.momentum > 0.0),
+            lambda step: ())
+
+
+def _adam(h, p, g, state):
+    dt = p.dtype.type
+    return ("adam", (p, g, state[0], state[1], _state(state[2], p), dt(h.beta1),
+                     dt(1.0 - h.beta1), dt(h.beta2), dt(1.0 - h.beta2), dt(h.eps),
+                     dt(h.weight_decay), bool(h.amsgrad)),
+            lambda step: (dt(h.lr / (1.0 - h.beta1**step)),
+                          dt(1.0 / math.sqrt(1.0 - h.beta2**step))))
+
+
+#: hyperparameter class → its update rule (the CUDA twin of the CPU table)
+UPDATES = {SGDHyper: _sgd, AdaGradHyper: _adagrad, RMSPropHyper: _rmsprop, AdamHyper: _adam}
+
+
+def update_launch(hyper, p, g, state, stream=0, pretyped=False):
+    """``(launch, per_step)``: the update launch over the flat device buffer *p* by the rule
+    *hyper* names, run as ``launch(*per_step(step))`` (*step* counts from 1); *state* holds
+    the rows ``hyper.ROWS`` (a (k, P) device array, or a sequence of 1-D arrays, unused
+    ones empty or None). ``(None, None)`` for an empty buffer."""
+    rule = UPDATES.get(type(hyper))
+    if rule is None:
+        raise TypeError(f"no CUDA update for {type(hyper).__name__}")
+    if p.size == 0:
+        return None, None
+    name, args, per_step = rule(hyper, p, g, state)
+    return Launch(getattr(kernels(p.dtype), name), blocks_for(p.size), THREADS, args, stream,
+                  tail=per_step(1), pretyped=pretyped), per_step
+
+
+def optimizer_step(hyper, p, g, state, step, stream=0):
+    """One update launch over the flat device buffer *p* by the rule *hyper* names;
+    *state* is (k, P) on the device, rows ``hyper.ROWS``; *step* counts from 1."""
+    launch, per_step = update_launch(hyper, p, g, state, stream)
+    if launch is not None:
+        launch(*per_step(step))
+
+
+# --- the wrappers with the CPU kernels' arguments (launch only; no synchronisation) ----
 
 
 def sgd_step(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step, stream=0):
@@ -123,9 +194,8 @@ def sgd_step(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_s
                        p ← p − lr · (g + μ·b if nesterov else b).
     ``buf`` is unused (may be empty) when momentum == 0.
     """
-    _launch("sgd", p, (g, _state(buf, p)),
-            (lr, momentum, 1.0 - dampening, weight_decay),
-            (momentum != 0.0, nesterov, first_step), stream)
+    optimizer_step(SGDHyper(lr, momentum, dampening, weight_decay, nesterov), p, g, (buf,),
+                   1 if first_step else 2, stream)
 
 
 def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step, stream=0):
@@ -133,8 +203,8 @@ def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step, stream=
 
     *step* counts from 1.
     """
-    _launch("adagrad", p, (g, state_sum),
-            (lr / (1.0 + (step - 1) * lr_decay), weight_decay, eps), (), stream)
+    optimizer_step(AdaGradHyper(lr, lr_decay, weight_decay, eps), p, g, (state_sum,), step,
+                   stream)
 
 
 def rmsprop_step(p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weight_decay,
@@ -143,9 +213,8 @@ def rmsprop_step(p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weigh
     else d = √s + eps; with momentum μ > 0: b ← μ·b + g/d, p ← p − lr·b, else
     p ← p − lr·g/d. ``grad_avg``/``momentum_buf`` may be empty unless needed.
     """
-    _launch("rmsprop", p, (g, square_avg, _state(grad_avg, p), _state(momentum_buf, p)),
-            (lr, alpha, 1.0 - alpha, eps, weight_decay, momentum),
-            (centered, momentum > 0.0), stream)
+    optimizer_step(RMSPropHyper(lr, alpha, eps, weight_decay, momentum, centered), p, g,
+                   (square_avg, grad_avg, momentum_buf), 1, stream)
 
 
 def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsgrad, stream=0):
@@ -156,53 +225,13 @@ def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsg
     The bias corrections are computed here on the host. ``v_max`` may be
     empty unless amsgrad.
     """
-    _launch("adam", p, (g, m, v, _state(v_max, p)),
-            (lr / (1.0 - beta1**step), 1.0 / math.sqrt(1.0 - beta2**step),
-             beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps, weight_decay),
-            (amsgrad,), stream)
+    optimizer_step(AdamHyper(lr, beta1, beta2, eps, weight_decay, amsgrad), p, g, (m, v, v_max),
+                   step, stream)
 
 
 def add_scaled(y, x, a, stream=0):
     """y ← y + a·x for device arrays of one shape (e.g. the L2 term λW of a gradient)."""
     if y.size == 0:
         return
-    flat_y = y.reshape(y.size) if y.ndim != 1 else y
-    flat_x = x.reshape(x.size) if x.ndim != 1 else x
-    kernels(y.dtype).add_scaled[blocks_for(y.size), THREADS, stream](flat_y, flat_x,
-                                                                     y.dtype.type(a))
-
-
-# --- one update of a whole flat buffer, by the rule a hyperparameter tuple names ------------
-
-
-def _sgd_update(h, p, g, state, step, stream):
-    sgd_step(p, g, state[0], h.lr, h.momentum, h.dampening, h.nesterov, h.weight_decay,
-             step == 1, stream)
-
-
-def _adagrad_update(h, p, g, state, step, stream):
-    adagrad_step(p, g, state[0], h.lr, h.lr_decay, h.weight_decay, h.eps, step, stream)
-
-
-def _rmsprop_update(h, p, g, state, step, stream):
-    rmsprop_step(p, g, state[0], state[1], state[2], h.lr, h.alpha, h.eps, h.weight_decay,
-                 h.momentum, h.centered, stream)
-
-
-def _adam_update(h, p, g, state, step, stream):
-    adam_step(p, g, state[0], state[1], state[2], h.lr, h.beta1, h.beta2, h.eps,
-              h.weight_decay, step, h.amsgrad, stream)
-
-
-#: hyperparameter class → its update launch (the CUDA twin of the CPU table)
-UPDATES = {SGDHyper: _sgd_update, AdaGradHyper: _adagrad_update,
-           RMSPropHyper: _rmsprop_update, AdamHyper: _adam_update}
-
-
-def optimizer_step(hyper, p, g, state, step, stream=0):
-    """One update launch over the flat device buffer *p* by the rule *hyper* names;
-    *state* is (k, P) on the device, rows ``hyper.ROWS``; *step* counts from 1."""
-    update = UPDATES.get(type(hyper))
-    if update is None:
-        raise TypeError(f"no CUDA update for {type(hyper).__name__}")
-    update(hyper, p, g, state, step, stream)
+    Launch(kernels(y.dtype).add_scaled, blocks_for(y.size), THREADS,
+           (flat(y), flat(x), y.dtype.type(a)), stream)()

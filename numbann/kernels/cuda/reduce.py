@@ -1,14 +1,17 @@
-"""Device reductions (CUDA): loss sums and accuracy counts that stay on the device.
+"""Device reductions (CUDA): sums and accuracy counts that stay on the device.
 
-A training step writes its batch's loss sum and correct-prediction count
-into a slot of small device arrays (one slot per step, or per block), so an
-epoch needs no host synchronisation; at its end :func:`fetch_sum` copies
-the few values back and adds them up in float64 on the host. Nothing uses
-atomics: every block writes its own slot, so results are deterministic.
+Sums and correct-prediction counts go into slots of small device arrays
+(one slot per call, or per block), so nothing waits for the GPU until
+:func:`fetch_sum` copies the few values back and adds them up in float64 on
+the host. Nothing uses atomics: every block writes its own slot, so results
+are deterministic. (The training engine needs none of these launches: its
+loss kernel records each row's loss and hit, see :mod:`.losses`; the
+per-row test of a hit, :func:`row_hits`, is the one defined here.)
 
 Each kernel is a grid-stride loop followed by a shared-memory tree
 reduction over a block of ``CUDA_THREADS`` threads; block b writes
-``out[offset + b]``.
+``out[offset + b]``. :func:`row_argmax` picks the first maximum of a row, or
+its first NaN, as ``np.argmax`` does.
 """
 
 import numba
@@ -17,25 +20,34 @@ import numpy as np
 from ..._cuda import cuda
 from ._launch import (
     THREADS,
+    Launch,
     array_types,
     block_sum,
     blocks_for,
+    flat,
     float_type,
     kernel_set,
     per_dtype,
 )
 
-__all__ = ["sum_blocks", "count_correct", "fetch_sum", "total", "kernels", "signatures"]
+__all__ = ["sum_blocks", "count_correct", "fetch_sum", "total", "row_argmax", "row_hits",
+           "kernels", "signatures"]
 
 
 @cuda.jit(device=True)
 def row_argmax(Y, i, c):
-    """First index of the maximum of row i of Y (c ≥ 1 columns), like np.argmax."""
+    """Index of the first maximum of row i of Y (c ≥ 1 columns) — or of its first NaN —,
+    like np.argmax."""
     best = Y[i, 0]
+    if best != best:
+        return 0
     arg = 0
     for j in range(1, c):
-        if Y[i, j] > best:
-            best = Y[i, j]
+        v = Y[i, j]
+        if v != v:
+            return j
+        if v > best:
+            best = v
             arg = j
     return arg
 
@@ -45,26 +57,43 @@ def _label(t, i, c):
     return t[i]
 
 
-def _make_count(truth, dtype):
+def _row_hit(truth, dtype):
+    """A device function ``hit(Y, T, i)`` → 1 if row i of Y predicts the class truth(T, i, c)
+    (argmax; for a single output Y > 0 against a label, or against T > ½), else 0."""
     zero, one = np.int32(0), np.int32(1)
     fzero, half = dtype.type(0), dtype.type(0.5)
 
+    @cuda.jit(device=True)
+    def hit(Y, T, i):
+        c = Y.shape[1]
+        if c == 1:
+            predicted = one if Y[i, 0] > fzero else zero
+            actual = truth(T, i, c) if T.ndim == 1 else (one if T[i, 0] > half else zero)
+        else:
+            predicted = row_argmax(Y, i, c)
+            actual = truth(T, i, c)
+        return one if predicted == actual else zero
+
+    return hit
+
+
+@per_dtype
+def row_hits(dtype):
+    """The ``hit(Y, T, i)`` device functions for float *dtype*: ``labels`` (T (N,) class
+    labels) and ``dense`` (T (N, C) target rows, whose argmax is the class)."""
+    return kernel_set(labels=_row_hit(_label, dtype), dense=_row_hit(row_argmax, dtype))
+
+
+def _make_count(hit):
+    zero = np.int32(0)
+
     @cuda.jit
     def count_correct(Y, T, out, offset):
-        """out[offset + block] = #{rows i of this block's share: the predicted class of
-        Y[i] equals truth(T, i)} — argmax, or for a single output Y > 0 against T > ½."""
+        """out[offset + block] = #{rows i of this block's share with hit(Y, T, i)}."""
         buf = cuda.shared.array(THREADS, numba.int32)
-        n, c = Y.shape
         hits = zero
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            if c == 1:
-                predicted = one if Y[i, 0] > fzero else zero
-                actual = truth(T, i, c) if T.ndim == 1 else (one if T[i, 0] > half else zero)
-            else:
-                predicted = row_argmax(Y, i, c)
-                actual = truth(T, i, c)
-            if predicted == actual:
-                hits += one
+        for i in range(cuda.grid(1), Y.shape[0], cuda.gridsize(1)):
+            hits += hit(Y, T, i)
         hits = block_sum(buf, hits)
         if cuda.threadIdx.x == 0:
             out[offset + cuda.blockIdx.x] = hits
@@ -89,8 +118,9 @@ def kernels(dtype):
         if cuda.threadIdx.x == 0:
             out[offset + cuda.blockIdx.x] = acc
 
-    return kernel_set(sum_blocks=sum_blocks, count_labels=_make_count(_label, dtype),
-                      count_onehot=_make_count(row_argmax, dtype))
+    hit = row_hits(dtype)
+    return kernel_set(sum_blocks=sum_blocks, count_labels=_make_count(hit.labels),
+                      count_onehot=_make_count(hit.dense))
 
 
 def signatures(dtype):
@@ -114,8 +144,7 @@ def sum_blocks(x, out, offset=0, blocks=1, stream=0):
     With the default ``blocks=1`` a step's loss rows become one value in
     ``out[offset]``.
     """
-    x = x.reshape(x.size) if x.ndim != 1 else x
-    kernels(x.dtype).sum_blocks[blocks, THREADS, stream](x, out, int(offset))
+    Launch(kernels(x.dtype).sum_blocks, blocks, THREADS, (flat(x), out, int(offset)), stream)()
 
 
 def count_correct(Y, T, out, offset=0, blocks=1, stream=0):
@@ -127,7 +156,7 @@ def count_correct(Y, T, out, offset=0, blocks=1, stream=0):
     kernel = k.count_labels if T.ndim == 1 else k.count_onehot
     if Y.shape[1] == 0:
         raise ValueError("count_correct needs at least one column")
-    kernel[blocks, THREADS, stream](Y, T, out, int(offset))
+    Launch(kernel, blocks, THREADS, (Y, T, out, int(offset)), stream)()
 
 
 def fetch_sum(out, count=None, stream=0):
