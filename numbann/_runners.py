@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from . import _fusion, _progress
+from .device import backend_of
 from .kernels import engine as engine_k
 from .kernels.plan import work_layout
 
@@ -24,7 +25,7 @@ class TrainingData:
         x_arr, _ = model._input(x, host=True)
         self.x = x_arr
         n, c = x_arr.shape[0], model.out_features
-        t_arr = np.asarray(model.backend.to_host(t))
+        t_arr = np.asarray(backend_of(t).to_host(t))
         if t_arr.shape[:1] != (n,):
             raise ValueError(f"{name}: x has {n} samples but the targets have shape "
                              f"{t_arr.shape}")
@@ -53,16 +54,15 @@ class CompiledRunner:
         self._order = (None, None)
 
     def prepare(self, announce, evaluation=False):
-        """Compile (or load from the JIT cache) the engine for these argument types by a
-        call that trains on no batch — and with *evaluation* (CPU), the evaluation
-        kernel on no rows —, so that epoch times do not include it; returns its
-        seconds. With *announce*, says so on stderr if it takes more than a moment
-        (a cold compile takes tens of seconds, once per installation)."""
+        """Compile (or load from the JIT cache) what the engine runs for these argument
+        types — and with *evaluation*, the evaluation — without training (the engine's
+        ``prepare``), so that epoch times do not include it; returns its seconds. With
+        *announce*, says so on stderr if it takes more than a moment (a cold compile
+        takes tens of seconds, once per installation)."""
         start = time.perf_counter()
         with _progress.notice_if_slow(announce, _progress.COMPILE_NOTICE):
-            self.run(np.zeros(1, np.int64), False, 0, 0, np.zeros(1), np.zeros(1, np.int64))
-            if evaluation and self.backend.name == "cpu":
-                evaluate_rows(self.model, self.loss_fn, self.plan, self.x[:0], self.t[:0], 1)
+            self.run(np.zeros(1, np.int64), False, 0, 0, np.zeros(1), np.zeros(1, np.int64),
+                     bool(evaluation))
         return time.perf_counter() - start
 
     def _device_order(self, order, contiguous):
@@ -73,15 +73,22 @@ class CompiledRunner:
             self._order = (order, self.backend.from_host(order))
         return self._order[1]
 
-    def run(self, order, contiguous, lo, hi, losses, correct):
+    def run(self, order, contiguous, lo, hi, losses, correct, prepare_only=None):
+        """Train on batches lo … hi − 1; with *prepare_only* (False or True: also for
+        evaluation) compile what that would run instead, training nothing."""
         model, opt = self.model, self.optimizer
         opt.sync_state()
         batches = engine_k.Batches(self.x, self.t, self._device_order(order, contiguous),
                                    bool(contiguous), self.batch_size)
         net = engine_network(model, self.plan)
         state = engine_k.OptimizerState(opt.kernel_hyper(), opt.state_rows, opt.step_count)
-        done = self.backend.kernels.engine.train_steps(batches, lo, hi, net, self.loss, state,
-                                                       self.workspace, losses, correct)
+        engine = self.backend.kernels.engine
+        if prepare_only is not None:
+            engine.prepare(batches, net, self.loss, state, self.workspace,
+                           evaluation=prepare_only)
+            return 0
+        done = engine.train_steps(batches, lo, hi, net, self.loss, state, self.workspace,
+                                  losses, correct)
         opt.record_steps(done)
         _fusion.advance(model._groups, done)
         return done

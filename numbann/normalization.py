@@ -87,6 +87,7 @@ class BatchNorm1d(Module):
 
     @property
     def backend(self):
+        """The device backend holding the running statistics (and γ, β)."""
         return self.running_mean.backend
 
     def _parameter_version(self):
@@ -239,6 +240,7 @@ class Dropout(Module):
 
     @property
     def threshold(self):
+        """The mask generator's integer threshold for p (numbann.kernels.norm)."""
         return dropout_threshold(self.p)
 
     def _prepare_input(self, x):

@@ -103,7 +103,8 @@ def _public_api():
             continue
         seen[f"numbann.{name}"] = getattr(numbann, name)
     for modname in ("functional", "gradient", "optim", "datasets", "plot", "models", "device",
-                    "layers", "losses", "sequential", "serialization", "training"):
+                    "layers", "losses", "sequential", "serialization", "training", "autograd",
+                    "normalization", "callbacks", "architecture", "parameter"):
         mod = importlib.import_module(f"numbann.{modname}")
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)

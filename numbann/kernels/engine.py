@@ -353,4 +353,4 @@ def prepare(batches, net, loss, opt, ws, evaluation=False):
     kernel of the step's launch sequence."""
     train_steps(batches, 0, 0, net, loss, opt, ws, np.zeros(1), np.zeros(1, np.int64))
     if evaluation:
-        evaluate_rows(batches.X[:0], batches.T[:0], 1, net.params, net.plan, loss.code, ws.work)
+        evaluate_rows(batches.X[:0], batches.T[:0], 1, net, loss.code, ws.work)

@@ -15,6 +15,7 @@ import pytest
 
 import numbann as nb
 from numbann._cuda import SIMULATOR
+from numbann._runners import engine_network
 from numbann.device import get_backend
 from numbann.kernels import engine as cpu_engine
 from numbann.kernels.cuda import MODULES
@@ -104,7 +105,7 @@ def _engine_args(model, loss_fn, opt, x, t, order, contiguous):
     dense_t = loss_fn.dense_targets(t, len(x), model.out_features, model.dtype)
     batches = cpu_engine.Batches(bk.from_host(x), bk.from_host(dense_t), order, contiguous,
                                  BATCH)
-    net = cpu_engine.Network(model.flat_parameters, model.flat_gradients, plan)
+    net = engine_network(model, plan)
     state = cpu_engine.OptimizerState(opt.kernel_hyper(), opt.state_rows, opt.step_count)
     ws = cpu_engine.workspace(plan, BATCH, model.dtype, bk.empty)
     return batches, net, loss_fn.spec(model.weight_decay_lambda), state, ws

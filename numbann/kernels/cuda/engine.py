@@ -129,10 +129,16 @@ class _Call:
                 seq.update(*self.per_step(step))
 
 
-def _check(loss):
+def _check(loss, plan):
     if loss.l2_lambda != 0.0:
         raise ValueError("the GPU engine has no L2 penalty (weight_decay_lambda); use the "
                          "optimizer's weight_decay, or the step-by-step object path")
+    _check_plan(plan)
+
+
+def _check_plan(plan):
+    if plan["norm"].any() or plan["drop"].any():
+        raise ValueError("the GPU engine does not run batch norm or dropout layers yet")
 
 
 def _training_call(batches, net, loss, opt, ws, n_batches):
@@ -150,7 +156,7 @@ def prepare(batches, net, loss, opt, ws, evaluation=False):
     kernels) launches for these arguments, without launching any: the step's launch
     sequence is built, which types and compiles each kernel. Changes no parameter and
     no state; *evaluation* is accepted for the CPU twin's sake (nothing more to do)."""
-    _check(loss)
+    _check(loss, net.plan)
     if batches.order.size:
         _training_call(batches, net, loss, opt, ws, 1).step(batches.batch_size)
 
@@ -167,7 +173,7 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
     if count <= 0:
         prepare(batches, net, loss, opt, ws)
         return 0
-    _check(loss)
+    _check(loss, net.plan)
     params, bs, n_total = net.params, batches.batch_size, batches.order.size
     snapshot = (_copy(params), _copy(opt.state))
     call = _training_call(batches, net, loss, opt, ws, count)
@@ -203,9 +209,11 @@ def _fetch(call, n_rows, bs, parts):
     return np.add.reduceat(row_loss, starts), np.add.reduceat(row_hit, starts)
 
 
-def evaluate_rows(X, T, batch_size, params, plan, loss_code, work):
+def evaluate_rows(X, T, batch_size, net, loss_code, work):
     """(Σ_i row_loss over all rows, number of correct rows) for device X and T, in
     batches of *batch_size* rows through the device work array *work*."""
+    params, plan = net.params, net.plan
+    _check_plan(plan)
     n_total = X.shape[0]
     if n_total == 0:
         return 0.0, 0
