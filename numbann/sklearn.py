@@ -138,6 +138,7 @@ class _BaseMLP(BaseEstimator):
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "weight_init": [StrOptions({"glorot", "he"})],
         "dtype": [StrOptions({"float32", "float64"})],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -147,8 +148,8 @@ class _BaseMLP(BaseEstimator):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dtype="float32",
-                 n_threads=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, weight_init="glorot",
+                 dtype="float32", n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -171,6 +172,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.weight_init = weight_init
         self.dtype = dtype
         self.n_threads = n_threads
 
@@ -245,10 +247,14 @@ class _BaseMLP(BaseEstimator):
             return model.predict(X, batch_size=_PREDICT_ROWS)
 
     def _initialize(self, layer_units, rs):
-        """Fresh weights drawn as scikit-learn draws them, and fresh bookkeeping."""
+        """Fresh weights (Glorot: drawn as scikit-learn draws them) and bookkeeping."""
         factor = 2.0 if self.activation == "logistic" else 6.0
         coefs, intercepts = [], []
         for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            if self.weight_init == "he":
+                coefs.append(rs.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in))
+                intercepts.append(np.zeros(fan_out))
+                continue
             bound = np.sqrt(factor / (fan_in + fan_out))
             coefs.append(rs.uniform(-bound, bound, (fan_in, fan_out)))
             intercepts.append(rs.uniform(-bound, bound, fan_out))
@@ -467,8 +473,12 @@ _DOC_PARAMETERS = """
     Parameters are scikit-learn's (see ``sklearn.neural_network.{name}``) with
     their defaults and meanings, less ``solver='lbfgs'`` and ``max_fun``; bad
     values raise scikit-learn's ``InvalidParameterError`` (a ValueError) at
-    ``fit``. Two more:
+    ``fit``. Three more:
 
+    - ``weight_init``: 'glorot' (default, scikit-learn's: weights and biases
+      ~ U(±√(f / (fan_in + fan_out))), f = 2 for 'logistic', else 6, drawn from
+      ``random_state`` in scikit-learn's order) or 'he' (the textbook's for
+      ReLU: weights ~ N(0, 2 / fan_in), biases 0).
     - ``dtype``: 'float32' (default; numbann's fast path) or 'float64' — the
       dtype of training and of coefs_, whatever the dtype of X.
     - ``n_threads``: threads for numbann's kernels and BLAS during fit and

@@ -178,6 +178,17 @@ def test_partial_fit_and_warm_start_continue_as_scikit_learn(digits):
     assert len(ours.loss_curve_) == 6
 
 
+def test_he_initialisation_is_the_textbooks(digits):
+    x, t = digits
+    est = MLPClassifier(hidden_layer_sizes=(400,), weight_init="he", solver="sgd",
+                        learning_rate_init=1e-12, max_iter=1, dtype="float64",
+                        random_state=0).fit(x, t)  # a step too small to move the weights
+    for w, b in zip(est.coefs_, est.intercepts_):
+        assert np.std(w) == pytest.approx(np.sqrt(2 / w.shape[0]), rel=0.05)
+        assert abs(np.mean(w)) < 0.1 * np.std(w)
+        np.testing.assert_allclose(b, 0.0, atol=1e-9)
+
+
 def test_float32_training_follows_float64(digits):
     x, t = digits
     params = {**SGD, "momentum": 0.9}
