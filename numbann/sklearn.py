@@ -359,11 +359,12 @@ class _BaseMLP(BaseEstimator):
         self._optimizer = opt
         return opt
 
-    def _end_of_epoch(self, loss, validation):
-        """scikit-learn's bookkeeping after an epoch; returns True to stop training."""
+    def _end_of_epoch(self, loss, n, validation):
+        """scikit-learn's bookkeeping after an epoch of *n* samples with this *loss*;
+        returns (whether the validation score is the best so far, whether to stop)."""
         self.n_iter_ += 1
         self.loss_ = loss
-        self.t_ += self._epoch_samples
+        self.t_ += n
         self.loss_curve_.append(loss)
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
@@ -374,12 +375,11 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
-            better = score > self.best_validation_score_
+            improved = score > self.best_validation_score_
             self._no_improvement_count = (self._no_improvement_count + 1
                                           if score < self.best_validation_score_ + self.tol else 0)
-            if better:
+            if improved:
                 self.best_validation_score_ = score
-            improved = better
         else:
             self._no_improvement_count = (self._no_improvement_count + 1
                                           if loss > self.best_loss_ - self.tol else 0)
@@ -451,7 +451,6 @@ class _EpochEnd(nb.Callback):
         n_batches = math.ceil(n / batch_size)
         self.sizes = np.full(n_batches, batch_size, np.float64)
         self.sizes[-1] = n - batch_size * (n_batches - 1)
-        est._epoch_samples = n
         self.best_parameters = None
         self.stopped = False
 
@@ -462,7 +461,7 @@ class _EpochEnd(nb.Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         losses = np.asarray(trainer.history.train_loss_list[-self.sizes.size:])
         loss = float(self.sizes @ losses) / (self.sizes.sum() * self.k)
-        improved, stop = self.est._end_of_epoch(loss, self.validation)
+        improved, stop = self.est._end_of_epoch(loss, int(self.sizes.sum()), self.validation)
         if improved:
             self.best_parameters = np.array(trainer.model.flat_parameters)
         if stop:

@@ -199,6 +199,18 @@ def test_float32_training_follows_float64(digits):
     assert (single.predict(x) == double.predict(x)).mean() > 0.99
 
 
+@pytest.mark.slow
+def test_mnist_accuracy_is_scikit_learns(mnist_dir):
+    """The benchmark's setting (benchmarks/sklearn_bench.py): 784-100-10, Adam, batch 200,
+    5 epochs on the 60,000 training images; both near 0.97 on the test images."""
+    (x, t), (x_test, t_test) = numbann.datasets.load_mnist(data_dir=mnist_dir)
+    params = dict(hidden_layer_sizes=(100,), batch_size=200, max_iter=5, random_state=0)
+    ours = MLPClassifier(**params).fit(x, t).score(x_test, t_test)
+    theirs = neural_network.MLPClassifier(**params).fit(x, t).score(x_test, t_test)
+    assert ours > 0.96
+    assert abs(ours - theirs) < 0.01  # different batch orders: a spread of a few 0.1 points
+
+
 # --- predictions against a plain NumPy forward pass -----------------------------------------
 
 
