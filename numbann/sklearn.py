@@ -21,6 +21,31 @@ the bias correction (as PyTorch), the L2 factor of an epoch's last, shorter
 batch is α / batch_size, batches are drawn from numbann's generator, and
 there is no 'lbfgs' solver, no sample_weight and no sparse input.
 
+Both estimators take scikit-learn's parameters (of
+``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``) with their
+defaults and meanings, less ``solver='lbfgs'``, ``max_fun`` and the
+regressor's ``loss``; bad values raise scikit-learn's
+``InvalidParameterError`` (a ValueError) at ``fit``. Three more:
+
+- ``weight_init``: 'glorot' (default, scikit-learn's: weights and biases
+  ~ U(±√(f / (fan_in + fan_out))), f = 2 for 'logistic', else 6, drawn from
+  ``random_state`` in scikit-learn's order) or 'he' (the textbook's for
+  ReLU: weights ~ N(0, 2 / fan_in), biases 0).
+- ``dtype``: 'float32' (default; numbann's fast path) or 'float64': the
+  dtype of training and of ``coefs_``, whatever the dtype of X.
+- ``n_threads``: threads for numbann's kernels and BLAS in fit and predict;
+  None (default): what the process was given (see :func:`thread_budget`).
+
+The fitted attributes are scikit-learn's: ``coefs_`` (list of (fan_in,
+fan_out) arrays), ``intercepts_``, ``classes_`` (classifier), ``loss_``,
+``loss_curve_``, ``best_loss_``, ``validation_scores_``,
+``best_validation_score_``, ``n_iter_``, ``t_``, ``n_layers_``,
+``n_outputs_``, ``out_activation_``, ``n_features_in_``. ``coefs_`` and
+``intercepts_`` are views of the network's parameters: changing them in
+place changes the model. numbann adds ``n_threads_`` (the threads the last
+fit used) and ``jit_time_`` (seconds it spent compiling, or loading from
+Numba's cache, the training engine; not training).
+
 Threads: ``fit``, ``partial_fit`` and the predictions limit Numba's threads
 (``numba.set_num_threads``) and every BLAS (threadpoolctl) to
 ``n_threads``, by default to the fewer of the two the process already has
@@ -468,43 +493,14 @@ class _EpochEnd(nb.Callback):
             self.stopped = trainer.stop_training = True
 
 
-_DOC_PARAMETERS = """
-    Parameters are scikit-learn's (see ``sklearn.neural_network.{name}``) with
-    their defaults and meanings, less ``solver='lbfgs'`` and ``max_fun``; bad
-    values raise scikit-learn's ``InvalidParameterError`` (a ValueError) at
-    ``fit``. Three more:
-
-    - ``weight_init``: 'glorot' (default, scikit-learn's: weights and biases
-      ~ U(±√(f / (fan_in + fan_out))), f = 2 for 'logistic', else 6, drawn from
-      ``random_state`` in scikit-learn's order) or 'he' (the textbook's for
-      ReLU: weights ~ N(0, 2 / fan_in), biases 0).
-    - ``dtype``: 'float32' (default; numbann's fast path) or 'float64' — the
-      dtype of training and of coefs_, whatever the dtype of X.
-    - ``n_threads``: threads for numbann's kernels and BLAS during fit and
-      predict; None (default) takes what the process was given, one per
-      worker under joblib and Dask (see :func:`thread_budget`).
-
-    Fitted attributes as scikit-learn's: ``coefs_`` (list of (fan_in,
-    fan_out) arrays), ``intercepts_``, ``loss_``, ``loss_curve_``,
-    ``best_loss_``, ``validation_scores_``, ``best_validation_score_``,
-    ``n_iter_``, ``t_``, ``n_layers_``, ``n_outputs_``, ``out_activation_``,
-    ``n_features_in_`` (and ``feature_names_in_``){extra}. numbann adds
-    ``n_threads_`` (the threads the last fit used) and ``jit_time_`` (seconds
-    it spent compiling or loading the engine from Numba's cache, not training).
-    ``coefs_`` and ``intercepts_`` are views of the network's parameters:
-    changing them in place changes the model.
-"""
-
-
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier: log-loss trained by SGD or Adam.
 
     Several classes: softmax outputs, L = −(1/|B|) Σ log p_{i,y_i}; two classes
     (one output) and multilabel targets (one output per label): sigmoid outputs,
     L = −(1/|B|) Σ_i Σ_j [t log p + (1 − t) log(1 − p)]; plus (α / 2|B|)·Σ‖W‖².
+    Parameters and fitted attributes: see :mod:`numbann.sklearn`.
     """
-
-    __doc__ += _DOC_PARAMETERS.format(name="MLPClassifier", extra=", ``classes_``")
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and labels y (n_samples,) or a label
@@ -603,10 +599,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Identity outputs, L = (1/2|B|) Σ_i Σ_j (y_ij − t_ij)² + (α / 2|B|)·Σ‖W‖²
     (the objective whose gradient scikit-learn follows; its ``loss_curve_``
     divides the error part by the number of outputs, numbann's does not). No
-    ``loss`` parameter: scikit-learn's 'poisson' is not available.
+    ``loss`` parameter: scikit-learn's 'poisson' is not available. Parameters
+    and fitted attributes: see :mod:`numbann.sklearn`.
     """
-
-    __doc__ += _DOC_PARAMETERS.format(name="MLPRegressor", extra="")
 
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and targets y (n_samples,) or

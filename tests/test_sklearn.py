@@ -293,7 +293,8 @@ def test_clone_is_unfitted_with_the_same_parameters(digits):
 
 def test_pipeline_and_grid_search(digits):
     x, t = digits
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, random_state=0))
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, random_state=0,
+                                                         n_threads=1))
     search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1.0]}, cv=2).fit(x, t)
     assert search.best_score_ > 0.85
     assert search.cv_results_["mean_test_score"].shape == (2,)
