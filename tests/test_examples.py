@@ -191,6 +191,21 @@ def test_ch6_hyperparameter_search(tmp_path):
     assert_figures(tmp_path, "ch6_hyperparameter_search.png")
 
 
+@needs_mnist
+def test_ch6_hyperparameter_search_with_scikit_learn(tmp_path):
+    pytest.importorskip("sklearn", reason="scikit-learn is in the sklearn extra")
+    out = run_example("ch6_hyperparameter_search.py", tmp_path, "--sklearn")
+    assert "RandomizedSearchCV: 20 trials of 20 epochs" in out
+    best = floats(r"Best-\d+\(val acc:([\d.]+)\)", out)
+    assert len(best) == 10 and best == sorted(best, reverse=True)
+    assert best[0] > 0.3  # as the loop's search: He initialisation, 20 epochs on 400 images
+    lrs = floats(r"\| lr:([\d.]+),", out)
+    decays = floats(r"weight decay:([\d.e+-]+)", out)
+    assert all(1e-6 <= lr <= 1e-2 for lr in lrs)  # loguniform(1e-6, 1e-2)
+    assert all(1e-8 <= wd <= 1e-4 for wd in decays)  # alpha / batch size: the book's λ
+    assert_figures(tmp_path, "ch6_hyperparameter_search_sklearn.png")
+
+
 def test_digits_pytorch_style(tmp_path):
     out = run_example("digits_pytorch_style.py", tmp_path)
     losses = floats(r"step +\d+  loss ([\d.]+)", out)
