@@ -14,6 +14,7 @@ outputs are passed in.
 import numpy as np
 
 from .._config import jit
+from ._fpenv import fp_enter, fp_leave
 from ._math import exp, tanh
 from ._memory import copy_into
 
@@ -130,9 +131,11 @@ def backward_inplace(act, Y, dY):
 @jit
 def activation_forward(act, X, Y):
     """Y = f(X) for activation code *act*; X and Y (N, C) may be the same array."""
+    csr = fp_enter()
     if Y.ctypes.data != X.ctypes.data:
         copy_into(Y, X)
     apply_inplace(act, Y)
+    fp_leave(csr)
 
 
 @jit
@@ -141,9 +144,11 @@ def activation_backward(act, Y, dY, dX):
 
     dX may be dY itself.
     """
+    csr = fp_enter()
     if dX.ctypes.data != dY.ctypes.data:
         copy_into(dX, dY)
     backward_inplace(act, Y, dX)
+    fp_leave(csr)
 
 
 @jit

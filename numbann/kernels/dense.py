@@ -11,6 +11,7 @@ import numpy as np
 
 from .._config import jit
 from ._blas import gemm
+from ._fpenv import fp_enter, fp_leave
 from ._memory import copy_into
 from .activations import backward_inplace, bias_act_inplace
 
@@ -30,9 +31,11 @@ def dense_forward(X, W, b, act, A):
 
     An empty *b* means no bias.
     """
+    csr = fp_enter()
     dt = A.dtype.type
     gemm(X, W, A, dt(1), dt(0), False, False)
     bias_act_inplace(act, A, b, b.size > 0)
+    fp_leave(csr)
 
 
 @jit
@@ -57,6 +60,7 @@ def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx, accumulate):
     ``need_dx=False`` (the first layer) dX is not computed and may be any
     array; an empty db means the layer has no bias.
     """
+    csr = fp_enter()
     if dZ.ctypes.data != dA.ctypes.data:
         copy_into(dZ, dA)
     backward_inplace(act, A, dZ)
@@ -66,6 +70,7 @@ def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx, accumulate):
         column_sums(dZ, db, accumulate)
     if need_dx:
         gemm(dZ, W, dX, dt(1), dt(0), False, True)
+    fp_leave(csr)
 
 
 @jit
@@ -77,6 +82,7 @@ def dense_backward_sgd(X, W, b, A, dA, act, dZ, dX, need_dx, lr):
     without storing dW or db. The same update as dense_backward followed by
     sgd_step, to float rounding, with less memory traffic.
     """
+    csr = fp_enter()
     if dZ.ctypes.data != dA.ctypes.data:
         copy_into(dZ, dA)
     backward_inplace(act, A, dZ)
@@ -90,3 +96,4 @@ def dense_backward_sgd(X, W, b, A, dA, act, dZ, dX, need_dx, lr):
         lr_ = dt(lr)
         for j in range(b.size):
             b[j] -= lr_ * db[j]
+    fp_leave(csr)

@@ -30,6 +30,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._config import jit
+from ._fpenv import fp_enter, fp_leave
 from ._memory import copy_into
 from .activations import IDENTITY, apply_inplace, backward_inplace
 from .dense import dense_backward, dense_backward_sgd, dense_forward
@@ -291,6 +292,7 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
     sgd_lr = plain_sgd_lr(hyper)
     if loss.l2_lambda != 0.0 or has_norm(plan):
         sgd_lr = -1.0
+    csr = fp_enter()  # subnormals flushed for the call (see _fpenv)
     done = 0
     for k in range(first_batch, last_batch):
         lo = k * bs
@@ -313,6 +315,7 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
         losses[k] = value
         correct[k] = count_correct(out, Tb)
         if not np.isfinite(value):
+            fp_leave(csr)
             return done
         for m in range(n_layers - 1, -1, -1):
             h_in = Xb if m == 0 else output_region(plan, ws.work, layout, m - 1, n)
@@ -326,6 +329,7 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
         if sgd_lr < 0.0:
             optimizer_step(hyper, net.params, net.grads, opt.state, opt.step + done + 1)
         done += 1
+    fp_leave(csr)
     return done
 
 
@@ -334,6 +338,7 @@ def evaluate_rows(X, T, batch_size, net, loss_code, work):
     """(Σ_i row_loss over all rows, number of correct rows) for X (N, I) and T (N, C), in
     evaluation mode, run in batches of *batch_size* rows through *work* (a flat work
     array of :func:`.plan.work_layout`'s size for that batch size)."""
+    csr = fp_enter()
     n_total = X.shape[0]
     layout = work_layout(net.plan, batch_size)[0]
     total = 0.0
@@ -343,6 +348,7 @@ def evaluate_rows(X, T, batch_size, net, loss_code, work):
         out = forward_rows(X[lo:hi], net, 0, work, layout, 0)
         total += loss_dense(loss_code, out, T[lo:hi], 1.0, out, False)
         correct += count_correct(out, T[lo:hi])
+    fp_leave(csr)
     return total, correct
 
 

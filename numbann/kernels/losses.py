@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._config import jit
+from ._fpenv import fp_enter, fp_leave
 from ._math import exp
 from .activations import sigmoid_scalar
 
@@ -114,10 +115,12 @@ def batch_scale(kind, value, n, c):
 @jit
 def loss_dense(code, Y, T, scale, dY, need_grad):
     """L = scale · Σ_i row_loss(Y[i], T[i]) for Y, T (N, C); dY = ∂L/∂Y if need_grad."""
+    csr = fp_enter()
     total = 0.0
     for i in range(Y.shape[0]):
         dy = dY[i] if need_grad else dY.reshape(-1)[:0]  # dY is unused then
         total += np.float64(row_loss(code, Y[i], T[i], scale, dy, need_grad))
+    fp_leave(csr)
     return total * scale
 
 
@@ -130,6 +133,7 @@ def loss_labels(code, Y, t, scale, dY, need_grad):
     Each row goes through :func:`row_loss` with its one-hot row, so the result
     is bit for bit what the one-hot form gives.
     """
+    csr = fp_enter()
     n, c = Y.shape
     onehot = np.zeros(c, Y.dtype)
     total = 0.0
@@ -138,4 +142,5 @@ def loss_labels(code, Y, t, scale, dY, need_grad):
         dy = dY[i] if need_grad else dY.reshape(-1)[:0]  # dY is unused then
         total += np.float64(row_loss(code, Y[i], onehot, scale, dy, need_grad))
         onehot[t[i]] = 0
+    fp_leave(csr)
     return total * scale

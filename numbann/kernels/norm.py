@@ -30,6 +30,7 @@ layer has done; *index* is i·C + j. Kept values are multiplied by *scale*
 import numpy as np
 
 from .._config import jit
+from ._fpenv import fp_enter, fp_leave
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -63,6 +64,7 @@ def dropout_inplace(Y, seed, count, threshold, scale):
 
     The same call is the backward pass (the mask is drawn again, not stored).
     """
+    csr = fp_enter()
     y = Y.reshape(-1)
     s = y.dtype.type(scale)
     zero = y.dtype.type(0)
@@ -71,6 +73,7 @@ def dropout_inplace(Y, seed, count, threshold, scale):
     for e in range(y.size):
         keep = (_mix64(key + np.uint64(e) * _GOLDEN) >> _S32) >= thr
         y[e] = y[e] * s if keep else zero
+    fp_leave(csr)
 
 
 @jit
@@ -111,34 +114,40 @@ def normalize_inplace(Z, gamma, beta, shift, inv_std, xhat):
 def batch_norm_train(Z, gamma, beta, eps, mean, var, inv_std, xhat):
     """Training-mode batch normalization of Z (N, C) in place (Z ← γ ⊙ X̂ + β), keeping
     X̂ and r = 1/√(σ² + ε) for the backward and the batch mean and biased variance."""
+    csr = fp_enter()
     column_moments(Z, mean, var)
     e = Z.dtype.type(eps)
     one = Z.dtype.type(1)
     for j in range(var.size):
         inv_std[j] = one / np.sqrt(var[j] + e)
     normalize_inplace(Z, gamma, beta, mean, inv_std, xhat)
+    fp_leave(csr)
 
 
 @jit
 def batch_norm_eval(Z, gamma, beta, running_mean, running_var, eps, inv_std, xhat):
     """Evaluation-mode batch normalization of Z (N, C) in place with the running statistics;
     keeps X̂ and r = 1/√(running_var + ε) for a backward."""
+    csr = fp_enter()
     e = Z.dtype.type(eps)
     one = Z.dtype.type(1)
     for j in range(inv_std.size):
         inv_std[j] = one / np.sqrt(running_var[j] + e)
     normalize_inplace(Z, gamma, beta, running_mean, inv_std, xhat)
+    fp_leave(csr)
 
 
 @jit
 def update_running(mean, var, n, running_mean, running_var, factor, unbiased):
     """running ← (1 − factor)·running + factor·batch; the variance ×n/(n − 1) if unbiased."""
+    csr = fp_enter()
     dt = running_mean.dtype.type
     f, keep = dt(factor), dt(1.0 - factor)
     correction = dt(n / (n - 1.0)) if unbiased and n > 1 else dt(1)
     for j in range(running_mean.size):
         running_mean[j] = keep * running_mean[j] + f * mean[j]
         running_var[j] = keep * running_var[j] + f * (var[j] * correction)
+    fp_leave(csr)
 
 
 @jit
@@ -147,6 +156,7 @@ def batch_norm_backward(dY, xhat, inv_std, gamma, dZ, dgamma, dbeta, batch_stats
     """dZ from dY (may be the same array) and the parameter gradients dγ, dβ (added to with
     *accumulate*; skipped when empty); *batch_stats*: the forward used the batch's
     statistics (training mode), else the running ones. *sums* is (2, C) scratch."""
+    csr = fp_enter()
     n, c = dY.shape
     dt = dY.dtype.type
     zero = dt(0)
@@ -173,9 +183,11 @@ def batch_norm_backward(dY, xhat, inv_std, gamma, dZ, dgamma, dbeta, batch_stats
             for j in range(c):
                 g = gamma[j] * dY[i, j] if affine else dY[i, j]
                 dZ[i, j] = inv_std[j] * g
+        fp_leave(csr)
         return
     inv_n = dt(1.0 / n)
     for i in range(n):
         for j in range(c):
             g = gamma[j] * dY[i, j] if affine else dY[i, j]
             dZ[i, j] = inv_std[j] * (g - inv_n * (sum_g[j] + xhat[i, j] * sum_gx[j]))
+    fp_leave(csr)

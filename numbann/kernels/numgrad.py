@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from .._config import jit
+from ._fpenv import fp_enter, fp_leave
 from ._memory import copy_into
 from .activations import SOFTMAX, apply_inplace
 from .dense import add_bias_inplace
@@ -46,6 +47,7 @@ def numerical_gradient_inplace(f, x, h, grad):
     *f* is a compiled function of x returning a scalar; x is perturbed in
     place and each element restored to its exact original value.
     """
+    csr = fp_enter()
     xf = x.reshape(-1)
     gf = grad.reshape(-1)
     for i in range(xf.size):
@@ -56,6 +58,7 @@ def numerical_gradient_inplace(f, x, h, grad):
         fm = f(x)
         xf[i] = orig
         gf[i] = (fp - fm) / (2 * h)
+    fp_leave(csr)
 
 
 @jit
@@ -128,6 +131,9 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
     *plan* (:mod:`.plan`). The loss is ``scale · Σ_i row_loss(code, A_L[i], T[i])``.
     Writes grad (P,) with grad[p] = (L(w_p + h) − L(w_p − h)) / 2h.
     """
+    # subnormals are flushed by each chunk of the parallel part, and only there: Numba's
+    # worker threads start at the first parallel launch (np.zeros below is one) and
+    # inherit the launching thread's floating-point state for good
     n = X.shape[0]
     n_layers = plan.size
     # one forward pass, keeping every layer's pre-activation Z and output A:
@@ -174,6 +180,7 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
     width = max_width(plan)
     n_chunks = min(total, 256)  # prange splits these among the threads
     for c in numba.prange(n_chunks):
+        chunk_csr = fp_enter()
         buf1, buf2, buf3 = np.empty(width), np.empty(width), np.empty(width)
         for q in range(c * total // n_chunks, (c + 1) * total // n_chunks):
             m, a, k, p = jobs[q, 0], jobs[q, 1], jobs[q, 2], jobs[q, 3]
@@ -192,6 +199,7 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
                                                T[i], buf1, buf2, buf3)
                 diff += (fp if ok_p else base[i]) - (fm if ok_m else base[i])
             grad[p] = diff * scale / (2.0 * h)
+        fp_leave(chunk_csr)
 
 
 # --- networks with batch norm or dropout: rows are coupled ------------------------------
@@ -307,6 +315,9 @@ def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code
     and the layers after it. *training* picks batch or running statistics; dropout
     uses each layer's current mask (counts[:, DROP_COUNT]); nothing is updated.
     """
+    # subnormals are flushed by each chunk of the parallel part, and only there: Numba's
+    # worker threads start at the first parallel launch (np.zeros below is one) and
+    # inherit the launching thread's floating-point state for good
     n = X.shape[0]
     n_layers = plan.size
     offs = np.zeros(n_layers + 1, np.int64)
@@ -355,6 +366,7 @@ def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code
 
     n_chunks = min(total, 256)
     for c in numba.prange(n_chunks):
+        chunk_csr = fp_enter()
         bufs = np.empty((3, n * width))
         st = np.empty((3, width))
         vec = np.empty((2, width))
@@ -365,3 +377,4 @@ def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code
             fm = _perturbed_loss(m, kind, a, k, -h, X, T, params, stats, plan, counts,
                                  training, code, pre, outs, offs, bufs, st, vec)
             grad[p] = (fp - fm) * scale / (2.0 * h)
+        fp_leave(chunk_csr)

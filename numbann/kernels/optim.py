@@ -24,6 +24,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from .._config import JIT_OPTIONS, jit
+from ._fpenv import fp_enter, fp_leave
 
 
 class SGDHyper(NamedTuple):
@@ -173,11 +174,13 @@ def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsg
 @jit
 def add_scaled(y, x, a):
     """y ← y + a·x for arrays of one shape (e.g. the L2 term λW added to a gradient)."""
+    csr = fp_enter()
     yf = y.reshape(-1)
     xf = x.reshape(-1)
     a_ = yf.dtype.type(a)
     for i in range(yf.size):
         yf[i] += a_ * xf[i]
+    fp_leave(csr)
 
 
 # --- one update of a whole flat buffer, by the rule a hyperparameter tuple names ------------
@@ -185,25 +188,33 @@ def add_scaled(y, x, a):
 
 @jit
 def _sgd_update(h, p, g, state, step):
+    csr = fp_enter()
     sgd_step(p, g, state[0], h.lr, h.momentum, h.dampening, h.nesterov, h.weight_decay,
              step == 1)
+    fp_leave(csr)
 
 
 @jit
 def _adagrad_update(h, p, g, state, step):
+    csr = fp_enter()
     adagrad_step(p, g, state[0], h.lr, h.lr_decay, h.weight_decay, h.eps, step)
+    fp_leave(csr)
 
 
 @jit
 def _rmsprop_update(h, p, g, state, step):
+    csr = fp_enter()
     rmsprop_step(p, g, state[0], state[1], state[2], h.lr, h.alpha, h.eps, h.weight_decay,
                  h.momentum, h.centered)
+    fp_leave(csr)
 
 
 @jit
 def _adam_update(h, p, g, state, step):
+    csr = fp_enter()
     adam_step(p, g, state[0], state[1], state[2], h.lr, h.beta1, h.beta2, h.eps,
               h.weight_decay, step, h.amsgrad)
+    fp_leave(csr)
 
 
 #: hyperparameter class → its compiled update (the one table to extend for a new rule)
