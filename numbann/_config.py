@@ -20,6 +20,11 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 #: NUMBA_CACHE_DIR). Switch off with NUMBANN_JIT_CACHE=0.
 CACHE = os.environ.get("NUMBANN_JIT_CACHE", "1") != "0"
 
+#: Whether the compiled engine may split each batch between Numba's threads
+#: (numbann.kernels.engine_split); NUMBANN_SPLIT=0 keeps it on one thread with a
+#: multi-threaded BLAS.
+SPLIT = os.environ.get("NUMBANN_SPLIT", "1") != "0"
+
 #: Default training dtype; float64 is fully supported.
 DEFAULT_DTYPE = np.dtype(np.float32)
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

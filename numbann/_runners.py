@@ -12,8 +12,11 @@ import time
 import numpy as np
 
 from . import _fusion, _progress
+from ._config import SPLIT
 from .device import backend_of
 from .kernels import engine as engine_k
+from .kernels import engine_split as split_k
+from .kernels._blas_threads import blas_controls, one_blas_thread
 from .kernels.plan import work_layout
 
 
@@ -51,6 +54,7 @@ class CompiledRunner:
         self.plan = model.network_plan()
         self.workspace = engine_k.workspace(self.plan, batch_size, model.dtype, bk.empty)
         self.loss = loss_fn.spec(model.weight_decay_lambda)
+        self.split = _split_workspace(model, self.plan, self.loss, batch_size)
         self._order = (None, None)
 
     def prepare(self, announce, evaluation=False):
@@ -87,8 +91,13 @@ class CompiledRunner:
             engine.prepare(batches, net, self.loss, state, self.workspace,
                            evaluation=prepare_only)
             return 0
-        done = engine.train_steps(batches, lo, hi, net, self.loss, state, self.workspace,
-                                  losses, correct)
+        if self.split is not None and hi > lo:
+            with one_blas_thread():
+                done = split_k.train_steps_split(batches, lo, hi, net, self.loss, state,
+                                                 self.split, losses, correct)
+        else:
+            done = engine.train_steps(batches, lo, hi, net, self.loss, state, self.workspace,
+                                      losses, correct)
         opt.record_steps(done)
         _fusion.advance(model._groups, done)
         return done
@@ -123,6 +132,22 @@ class ObjectRunner:
             loss.backward()
             opt.step()
         return hi - lo
+
+
+def _split_workspace(model, plan, loss, batch_size):
+    """Per-thread buffers for the data-parallel engine when it can run this, else None:
+    on the CPU with two or more Numba threads, SciPy's OpenBLAS (to hold to one thread),
+    independent rows (no batch norm, no dropout), no L2 penalty and batches that give
+    every thread split_k.MIN_ROWS rows."""
+    import numba
+
+    threads = numba.get_num_threads()
+    if not (SPLIT and model.backend.name == "cpu" and threads > 1 and loss.l2_lambda == 0.0
+            and batch_size >= threads * split_k.MIN_ROWS and not plan["norm"].any()
+            and not plan["drop"].any() and blas_controls() is not None):
+        return None
+    return split_k.split_workspace(plan, batch_size, threads, model.flat_parameters.size,
+                                   model.dtype)
 
 
 def engine_network(model, plan):

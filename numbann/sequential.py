@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _fusion
+from . import _fusion, _inference
 from . import _validate as v
 from .autograd import is_grad_enabled, record
 from .device import device_name, get_backend
@@ -295,7 +295,10 @@ class Sequential(Module):
         n = arr.shape[0]
         bk = self.backend
         with mode(self, training):
-            if batch_size is None or batch_size >= n:
+            if (batch_size is None or batch_size >= n) and not training and _inference.can_split(
+                    self, n):
+                out = _inference.predict_split(self, arr)
+            elif batch_size is None or batch_size >= n:
                 out = np.asarray(bk.to_host(self._forward(bk.from_host(arr), False)[0]))
             else:
                 batch_size = v.positive_int(batch_size, "batch_size")

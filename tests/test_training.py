@@ -33,6 +33,10 @@ def train_both(make_model, make_opt, loss_fn, x, t, **kw):
     return out
 
 
+#: engine against object path: the engine splits each batch between threads, so its gradient
+#: sums run in another order, and float32 rounding (~1e-7 per operation) accumulates
+ENGINE_TOL = dict(rtol=1e-5, atol=1e-6)
+
 OPTIMIZERS = [
     lambda m: nb.optim.SGD(m.parameters(), lr=0.2),
     lambda m: nb.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True,
@@ -51,12 +55,12 @@ def test_compiled_engine_equals_object_path(make_opt, digits):
                       seed=1)
     (m1, o1, h1), (m2, o2, h2) = runs["compiled"], runs["objects"]
     assert h1.params["engine"] == "compiled" and h2.params["engine"] == "objects"
-    np.testing.assert_allclose(m1.flat_parameters, m2.flat_parameters, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(h1.train_loss_list, h2.train_loss_list, rtol=1e-6)
+    np.testing.assert_allclose(m1.flat_parameters, m2.flat_parameters, **ENGINE_TOL)
+    np.testing.assert_allclose(h1.train_loss_list, h2.train_loss_list, rtol=1e-5)
     assert h1.history["accuracy"] == h2.history["accuracy"]
     assert o1.step_count == o2.step_count == 2 * math.ceil(len(x) / 64)
     for name in o1.state:
-        np.testing.assert_allclose(o1.state[name], o2.state[name], rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(o1.state[name], o2.state[name], **ENGINE_TOL)
 
 
 @pytest.mark.parametrize("loss_fn,target,final", [
@@ -70,13 +74,16 @@ def test_engine_equals_object_path_for_every_loss(loss_fn, target, final, digits
     x, t = digits
     x, t = x[:300], t[:300]
     targets = np.eye(10, dtype=np.float32)[t] if target == "onehot" else t
+    # summed losses (no 1/N) get a 50x smaller rate: at lr 0.05 they drove the weights to
+    # 1e18, where float rounding of any two summation orders drifts apart
+    lr = 0.001 if loss_fn.scale(50, 10) >= 0.5 else 0.05
     runs = train_both(lambda: net(final=final),
-                      lambda m: nb.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
+                      lambda m: nb.optim.SGD(m.parameters(), lr=lr, momentum=0.9),
                       loss_fn, x, targets, epochs=2, batch_size=50, seed=2)
     np.testing.assert_allclose(runs["compiled"][0].flat_parameters,
-                               runs["objects"][0].flat_parameters, rtol=1e-6, atol=1e-7)
+                               runs["objects"][0].flat_parameters, **ENGINE_TOL)
     np.testing.assert_allclose(runs["compiled"][2].history["loss"],
-                               runs["objects"][2].history["loss"], rtol=1e-6)
+                               runs["objects"][2].history["loss"], rtol=1e-5)
 
 
 def test_engine_equals_object_path_with_l2_penalty_and_float64(digits):
@@ -220,9 +227,8 @@ def test_replacement_sampling_reproduces_the_textbook_loop(digits):
             losses.append(loss_fn(ref_model(x[mask]), t[mask]))
             ref_model.backward(loss_fn.backward())
             opt.step()
-    np.testing.assert_allclose(h.train_loss_list, losses, rtol=1e-6)
-    np.testing.assert_allclose(model.flat_parameters, ref_model.flat_parameters, rtol=1e-6,
-                               atol=1e-7)
+    np.testing.assert_allclose(h.train_loss_list, losses, rtol=1e-5)
+    np.testing.assert_allclose(model.flat_parameters, ref_model.flat_parameters, **ENGINE_TOL)
 
 
 def test_no_shuffle_uses_rows_in_order(digits):
@@ -237,7 +243,7 @@ def test_no_shuffle_uses_rows_in_order(digits):
         loss_fn(b(x[lo:lo + 100]), t[lo:lo + 100])
         b.backward(loss_fn.backward())
         opt.step()
-    np.testing.assert_allclose(a.flat_parameters, b.flat_parameters, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(a.flat_parameters, b.flat_parameters, **ENGINE_TOL)
 
 
 def test_validation_split_takes_the_last_fraction_and_eval_every(digits):

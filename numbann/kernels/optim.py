@@ -183,37 +183,46 @@ def add_scaled(y, x, a):
     fp_leave(csr)
 
 
-# --- one update of a whole flat buffer, by the rule a hyperparameter tuple names ------------
+# --- one update of a flat buffer, by the rule a hyperparameter tuple names ------------------
 
 
 @jit
-def _sgd_update(h, p, g, state, step):
+def _part(row, lo, hi):
+    """Elements lo … hi − 1 of a state row (an unused, empty row stays empty)."""
+    return row[lo:hi] if row.size else row
+
+
+@jit
+def _sgd_update(h, p, g, state, lo, hi, step):
     csr = fp_enter()
-    sgd_step(p, g, state[0], h.lr, h.momentum, h.dampening, h.nesterov, h.weight_decay,
-             step == 1)
+    sgd_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), h.lr, h.momentum, h.dampening,
+             h.nesterov, h.weight_decay, step == 1)
     fp_leave(csr)
 
 
 @jit
-def _adagrad_update(h, p, g, state, step):
+def _adagrad_update(h, p, g, state, lo, hi, step):
     csr = fp_enter()
-    adagrad_step(p, g, state[0], h.lr, h.lr_decay, h.weight_decay, h.eps, step)
+    adagrad_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), h.lr, h.lr_decay,
+                 h.weight_decay, h.eps, step)
     fp_leave(csr)
 
 
 @jit
-def _rmsprop_update(h, p, g, state, step):
+def _rmsprop_update(h, p, g, state, lo, hi, step):
     csr = fp_enter()
-    rmsprop_step(p, g, state[0], state[1], state[2], h.lr, h.alpha, h.eps, h.weight_decay,
-                 h.momentum, h.centered)
+    rmsprop_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), _part(state[1], lo, hi),
+                 _part(state[2], lo, hi), h.lr, h.alpha, h.eps, h.weight_decay, h.momentum,
+                 h.centered)
     fp_leave(csr)
 
 
 @jit
-def _adam_update(h, p, g, state, step):
+def _adam_update(h, p, g, state, lo, hi, step):
     csr = fp_enter()
-    adam_step(p, g, state[0], state[1], state[2], h.lr, h.beta1, h.beta2, h.eps,
-              h.weight_decay, step, h.amsgrad)
+    adam_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), _part(state[1], lo, hi),
+              _part(state[2], lo, hi), h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, step,
+              h.amsgrad)
     fp_leave(csr)
 
 
@@ -222,23 +231,25 @@ UPDATES = {SGDHyper: _sgd_update, AdaGradHyper: _adagrad_update,
            RMSPropHyper: _rmsprop_update, AdamHyper: _adam_update}
 
 
-def optimizer_step(hyper, p, g, state, step):
+def optimizer_step(hyper, p, g, state, step, lo=0, hi=-1):
     """One update of the flat buffer *p* from *g* by the rule *hyper* names (a
-    :class:`SGDHyper` …); *state* is (k, P) with rows ``hyper.ROWS``; *step* counts from 1."""
+    :class:`SGDHyper` …); *state* is (k, P) with rows ``hyper.ROWS``; *step* counts from 1.
+    With *lo*, *hi* only elements lo … hi − 1 (hi = −1: to the end) are updated, so that
+    threads can share one update."""
     update = UPDATES.get(type(hyper))
     if update is None:
         raise TypeError(f"no compiled update for {type(hyper).__name__}")
-    update(hyper, p, g, state, step)
+    update(hyper, p, g, state, lo, p.size if hi < 0 else hi, step)
 
 
 @overload(optimizer_step, jit_options=JIT_OPTIONS)
-def _optimizer_step_impl(hyper, p, g, state, step):
+def _optimizer_step_impl(hyper, p, g, state, step, lo=0, hi=-1):
     update = UPDATES.get(getattr(hyper, "instance_class", None))
     if update is None:
         raise TypingError(f"no compiled update for {hyper}")
 
-    def impl(hyper, p, g, state, step):
-        update(hyper, p, g, state, step)
+    def impl(hyper, p, g, state, step, lo=0, hi=-1):
+        update(hyper, p, g, state, lo, p.size if hi < 0 else hi, step)
 
     return impl
 

@@ -1,0 +1,207 @@
+"""The data-parallel training engine (CPU): every core works through the whole step.
+
+:func:`train_steps_split` trains like :func:`.engine.train_steps` on the same
+arguments, but each batch is split between T threads (``prange``):
+
+1. each thread gathers its share of the rows, runs the forward pass, the loss
+   and the backward pass on them with single-threaded BLAS (the caller holds
+   SciPy's BLAS to one thread: :mod:`._blas_threads`), writing the gradient of
+   its rows into its own flat buffer (thread 0: the model's);
+2. after the threads meet, each sums the T gradient buffers over its slice of
+   the flat parameter buffer and applies the optimizer's update to that slice.
+
+Two meetings per step, where a multi-threaded BLAS meets its threads in every
+matrix product (five per step of a two-layer network), and the activations,
+the loss and the optimizer update run on every core. The split is fixed by the
+batch and thread counts, so results do not depend on timing; they differ from
+the serial engine's by the order of the gradient sums (float rounding).
+
+Networks whose rows are coupled (batch normalization) or that add the L2
+penalty take the serial engine; so do batches too small to share
+(:data:`MIN_ROWS` rows per thread).
+"""
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from .._config import jit
+from ._fpenv import fp_enter, fp_leave
+from .engine import Network, count_correct, forward_rows, gather_rows, layer_backward
+from .losses import batch_scale, loss_dense
+from .optim import optimizer_step
+from .plan import in_width, out_width, output_region, rows, work_layout, work_offsets
+
+#: the fewest rows a thread gets: below, a batch runs on one thread
+MIN_ROWS = 16
+
+
+class SplitWorkspace(NamedTuple):
+    """Per-thread work arrays for shares of up to R rows: inputs (T, R·I), targets (T, R·C),
+    layer work (T, W), output gradients (T, D), the threads' gradient buffers but the
+    first's (T − 1, P), and (T,) partial losses and correct counts."""
+
+    xbuf: np.ndarray
+    tbuf: np.ndarray
+    work: np.ndarray
+    dwork: np.ndarray
+    grads: np.ndarray
+    loss: np.ndarray
+    correct: np.ndarray
+
+
+def split_workspace(plan, batch_size, threads, n_params, dtype):
+    """A :class:`SplitWorkspace` for *threads* threads sharing batches of *batch_size*."""
+    share = -(-batch_size // threads)
+    return SplitWorkspace(np.empty((threads, share * int(in_width(plan))), dtype),
+                          np.empty((threads, share * int(out_width(plan))), dtype),
+                          np.empty((threads, int(work_layout(plan, share)[1])), dtype),
+                          np.empty((threads, int(work_offsets(plan, share)[-1])), dtype),
+                          np.empty((threads - 1, n_params), dtype),
+                          np.zeros(threads), np.zeros(threads, np.int64))
+
+
+@jit
+def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan, stats,
+           counts, xbuf, tbuf, work, dwork, loss_code, done, part_loss, part_hits):
+    """Thread t's part of a step (of *parts*): its share of the n rows of the batch that
+    starts at position lo of the order, in its own work arrays and gradient buffer;
+    writes its scaled loss sum and correct count to part_loss[t], part_hits[t]. A thread
+    without a share clears its gradient buffer."""
+    if t >= parts:
+        part_loss[t] = 0.0
+        part_hits[t] = 0
+        idle = others[t - 1]
+        for i in range(idle.size):
+            idle[i] = 0
+        return
+    csr = fp_enter()
+    r0, r1 = t * n // parts, (t + 1) * n // parts
+    net = Network(params, grads if t == 0 else others[t - 1], plan, stats, counts)
+    xbuf, tbuf, work, dwork = xbuf[t], tbuf[t], work[t], dwork[t]
+    n = r1 - r0
+    d_in, c = in_width(plan), out_width(plan)
+    if contiguous:
+        start = order[lo] + r0
+        Xb = X[start:start + n]
+        Tb = T[start:start + n]
+    else:
+        Xb = xbuf[:n * d_in].reshape((n, d_in))
+        Tb = tbuf[:n * c].reshape((n, c))
+        gather_rows(X, order, lo + r0, Xb)
+        gather_rows(T, order, lo + r0, Tb)
+    cap = xbuf.size // d_in
+    layout = work_layout(plan, cap)[0]
+    offs = work_offsets(plan, cap)
+    out = forward_rows(Xb, net, done, work, layout, 2)
+    n_layers = plan.size
+    value = loss_dense(loss_code, out, Tb, scale, rows(plan, dwork, offs, n_layers - 1, n), True)
+    hits = count_correct(out, Tb)
+    for m in range(n_layers - 1, -1, -1):
+        h_in = Xb if m == 0 else output_region(plan, work, layout, m - 1, n)
+        d_prev = dwork[:0].reshape((0, 0)) if m == 0 else rows(plan, dwork, offs, m - 1, n)
+        layer_backward(plan, m, h_in, rows(plan, dwork, offs, m, n), d_prev, net, done, work,
+                       layout, -1.0)
+    part_loss[t] = value
+    part_hits[t] = hits
+    fp_leave(csr)
+
+
+@jit
+def _reduce_update(hyper, params, grads, others, state, lo, hi, step):
+    """Σ of the threads' gradients over elements lo … hi − 1 of the flat buffers, into the
+    model's gradient, then the optimizer's update of those elements."""
+    csr = fp_enter()
+    for t in range(others.shape[0]):
+        other = others[t]
+        for i in range(lo, hi):
+            grads[i] += other[i]
+    optimizer_step(hyper, params, grads, state, step, lo, hi)
+    fp_leave(csr)
+
+
+@jit
+def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, losses,
+                      correct):
+    """:func:`.engine.train_steps` with every batch split between the threads of *split*
+    (see the module docstring); the caller holds BLAS to one thread. Returns the number
+    of batches completed, stopping before the update of a batch whose loss is not finite.
+    """
+    # Numba's parallel loops take tuples only as function arguments: unpack them here
+    return _split_steps(batches.X, batches.T, batches.order, batches.contiguous,
+                        batches.batch_size, first_batch, last_batch, net.params, net.grads,
+                        net.plan, net.stats, net.counts, loss.code, loss.scale_kind,
+                        loss.scale_value, opt.hyper, opt.state, opt.step, split.xbuf,
+                        split.tbuf, split.work, split.dwork, split.grads, split.loss,
+                        split.correct, losses, correct)
+
+
+@jit(parallel=True)
+def _split_steps(X, T, order, contiguous, bs, first_batch, last_batch, params, grads, plan,
+                 stats, counts, loss_code, scale_kind, scale_value, hyper, state, step0, xbuf,
+                 tbuf, work, dwork, others, part_loss, part_hits, losses, correct):
+    threads = part_loss.size
+    n_total = order.size
+    c = out_width(plan)
+    n_params = params.size
+    done = 0
+    for k in range(first_batch, last_batch):
+        lo = k * bs
+        n = min(bs, n_total - lo)
+        scale = batch_scale(scale_kind, scale_value, n, c)
+        parts = threads if n >= threads * MIN_ROWS else 1
+        for t in numba.prange(threads):
+            _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan,
+                   stats, counts, xbuf, tbuf, work, dwork, loss_code, done, part_loss,
+                   part_hits)
+        value = 0.0
+        hits = 0
+        for t in range(threads):
+            value += part_loss[t]
+            hits += part_hits[t]
+        losses[k] = value
+        correct[k] = hits
+        if not np.isfinite(value):
+            return done
+        for t in numba.prange(threads):
+            _reduce_update(hyper, params, grads, others, state, t * n_params // threads,
+                           (t + 1) * n_params // threads, step0 + done + 1)
+        done += 1
+    return done
+
+
+@jit
+def _forward_share(t, parts, X, net, work, out):
+    """Thread t's share of the rows of X (of *parts*) through the network, in evaluation
+    mode, into the same rows of *out*."""
+    n = X.shape[0]
+    r0, r1 = t * n // parts, (t + 1) * n // parts
+    if r1 <= r0:
+        return
+    csr = fp_enter()
+    share = -(-n // parts)
+    layout = work_layout(net.plan, share)[0]
+    y = forward_rows(X[r0:r1], net, 0, work[t], layout, 0)
+    dst = out[r0:r1]
+    for i in range(r1 - r0):
+        for j in range(y.shape[1]):
+            dst[i, j] = y[i, j]
+    fp_leave(csr)
+
+
+@jit(parallel=True)
+def _forward_split(X, params, grads, plan, stats, counts, work, out):
+    threads = work.shape[0]
+    parts = threads if X.shape[0] >= threads * MIN_ROWS else 1
+    net = Network(params, grads, plan, stats, counts)
+    for t in numba.prange(threads):
+        _forward_share(t, parts, X, net, work, out)
+
+
+@jit
+def predict_split(X, net, work, out):
+    """out (N, C) ← the network's output for X (N, I) in evaluation mode, its rows split
+    between the threads of *work* ((T, W) work arrays, each laid out by
+    :func:`.plan.work_layout` for ⌈N/T⌉ rows); the caller holds BLAS to one thread."""
+    _forward_split(X, net.params, net.grads, net.plan, net.stats, net.counts, work, out)
