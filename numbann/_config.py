@@ -5,6 +5,7 @@ takes its launch shape from the CUDA constants below, so a change of policy
 is a change here and nowhere else.
 """
 
+import functools
 import os
 
 import numba
@@ -40,16 +41,31 @@ ERROR_MODEL = "numpy"
 JIT_OPTIONS = dict(cache=CACHE, fastmath=set(FASTMATH), error_model=ERROR_MODEL, nogil=True)
 
 
+def _unliteral_call_template(dispatcher, args, kws):
+    """A compiled caller types a constant argument as a literal (``Literal[int](2)``), and
+    Numba would compile the callee once per constant it is called with; numbann's
+    functions branch on such values at run time, so they are compiled for the plain
+    types (one specialisation per array layout and dtype, not per constant)."""
+    args = tuple(numba.types.unliteral(a) for a in args)
+    kws = {k: numba.types.unliteral(a) for k, a in kws.items()}
+    return type(dispatcher).get_call_template(dispatcher, args, kws)
+
+
 def jit(func=None, *, parallel=False, exact=False):
-    """``numba.njit`` with the project's flags (cache, fastmath, error model, parallel).
+    """``numba.njit`` with the project's flags (cache, fastmath, error model, parallel),
+    compiled for plain argument types, never per literal constant.
 
     ``exact=True`` compiles without fastmath, for code whose meaning depends on
     IEEE rules that reassociation may fold away (e.g. x − x being NaN for inf).
     """
     options = dict(JIT_OPTIONS, fastmath=set() if exact else set(FASTMATH), parallel=parallel)
-    if func is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(func)
+
+    def make(f):
+        dispatcher = numba.njit(**options)(f)
+        dispatcher.get_call_template = functools.partial(_unliteral_call_template, dispatcher)
+        return dispatcher
+
+    return make if func is None else make(func)
 
 
 # --- CUDA launch configuration -------------------------------------------

@@ -87,9 +87,15 @@ class CompiledRunner:
         net = engine_network(model, self.plan)
         state = engine_k.OptimizerState(opt.kernel_hyper(), opt.state_rows, opt.step_count)
         engine = self.backend.kernels.engine
-        if prepare_only is not None:
-            engine.prepare(batches, net, self.loss, state, self.workspace,
-                           evaluation=prepare_only)
+        if prepare_only is not None:  # compile what will run: one engine, the evaluation
+            if self.split is not None:
+                split_k.train_steps_split(batches, 0, 0, net, self.loss, state, self.split,
+                                          losses, correct)
+                if prepare_only:
+                    evaluate_rows(model, self.loss_fn, self.plan, self.x[:0], self.t[:0], 1)
+            else:
+                engine.prepare(batches, net, self.loss, state, self.workspace,
+                               evaluation=prepare_only)
             return 0
         if self.split is not None and hi > lo:
             with one_blas_thread():

@@ -28,10 +28,11 @@ import numpy as np
 
 from .._config import jit
 from ._fpenv import fp_enter, fp_leave
-from .engine import Network, count_correct, forward_rows, gather_rows, layer_backward
+from .dense import dense_backward, dense_forward
+from .engine import Network, count_correct, forward_rows, gather_rows
 from .losses import batch_scale, loss_dense
 from .optim import optimizer_step
-from .plan import in_width, out_width, output_region, rows, work_layout, work_offsets
+from .plan import bias, in_width, out_width, rows, weight, work_layout, work_offsets
 
 #: the fewest rows a thread gets: below, a batch runs on one thread
 MIN_ROWS = 16
@@ -56,15 +57,15 @@ def split_workspace(plan, batch_size, threads, n_params, dtype):
     share = -(-batch_size // threads)
     return SplitWorkspace(np.empty((threads, share * int(in_width(plan))), dtype),
                           np.empty((threads, share * int(out_width(plan))), dtype),
-                          np.empty((threads, int(work_layout(plan, share)[1])), dtype),
+                          np.empty((threads, int(work_offsets(plan, share)[-1])), dtype),
                           np.empty((threads, int(work_offsets(plan, share)[-1])), dtype),
                           np.empty((threads - 1, n_params), dtype),
                           np.zeros(threads), np.zeros(threads, np.int64))
 
 
 @jit
-def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan, stats,
-           counts, xbuf, tbuf, work, dwork, loss_code, done, part_loss, part_hits):
+def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan, xbuf,
+           tbuf, work, dwork, loss_code, part_loss, part_hits):
     """Thread t's part of a step (of *parts*): its share of the n rows of the batch that
     starts at position lo of the order, in its own work arrays and gradient buffer;
     writes its scaled loss sum and correct count to part_loss[t], part_hits[t]. A thread
@@ -78,7 +79,7 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
         return
     csr = fp_enter()
     r0, r1 = t * n // parts, (t + 1) * n // parts
-    net = Network(params, grads if t == 0 else others[t - 1], plan, stats, counts)
+    net_grads = grads if t == 0 else others[t - 1]
     xbuf, tbuf, work, dwork = xbuf[t], tbuf[t], work[t], dwork[t]
     n = r1 - r0
     d_in, c = in_width(plan), out_width(plan)
@@ -92,17 +93,23 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
         gather_rows(X, order, lo + r0, Xb)
         gather_rows(T, order, lo + r0, Tb)
     cap = xbuf.size // d_in
-    layout = work_layout(plan, cap)[0]
     offs = work_offsets(plan, cap)
-    out = forward_rows(Xb, net, done, work, layout, 2)
     n_layers = plan.size
-    value = loss_dense(loss_code, out, Tb, scale, rows(plan, dwork, offs, n_layers - 1, n), True)
-    hits = count_correct(out, Tb)
+    h = Xb
+    for m in range(n_layers):  # independent rows: no batch norm, no dropout (see above)
+        a = rows(plan, work, offs, m, n)
+        dense_forward(h, weight(plan[m], params), bias(plan[m], params), plan[m]["act"], a)
+        h = a
+    value = loss_dense(loss_code, h, Tb, scale, rows(plan, dwork, offs, n_layers - 1, n), True)
+    hits = count_correct(h, Tb)
+    g = net_grads
     for m in range(n_layers - 1, -1, -1):
-        h_in = Xb if m == 0 else output_region(plan, work, layout, m - 1, n)
+        layer = plan[m]
+        h_in = Xb if m == 0 else rows(plan, work, offs, m - 1, n)
         d_prev = dwork[:0].reshape((0, 0)) if m == 0 else rows(plan, dwork, offs, m - 1, n)
-        layer_backward(plan, m, h_in, rows(plan, dwork, offs, m, n), d_prev, net, done, work,
-                       layout, -1.0)
+        da = rows(plan, dwork, offs, m, n)
+        dense_backward(h_in, weight(layer, params), rows(plan, work, offs, m, n), da,
+                       layer["act"], da, weight(layer, g), bias(layer, g), d_prev, m > 0, False)
     part_loss[t] = value
     part_hits[t] = hits
     fp_leave(csr)
@@ -131,7 +138,7 @@ def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, l
     # Numba's parallel loops take tuples only as function arguments: unpack them here
     return _split_steps(batches.X, batches.T, batches.order, batches.contiguous,
                         batches.batch_size, first_batch, last_batch, net.params, net.grads,
-                        net.plan, net.stats, net.counts, loss.code, loss.scale_kind,
+                        net.plan, loss.code, loss.scale_kind,
                         loss.scale_value, opt.hyper, opt.state, opt.step, split.xbuf,
                         split.tbuf, split.work, split.dwork, split.grads, split.loss,
                         split.correct, losses, correct)
@@ -139,8 +146,8 @@ def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, l
 
 @jit(parallel=True)
 def _split_steps(X, T, order, contiguous, bs, first_batch, last_batch, params, grads, plan,
-                 stats, counts, loss_code, scale_kind, scale_value, hyper, state, step0, xbuf,
-                 tbuf, work, dwork, others, part_loss, part_hits, losses, correct):
+                 loss_code, scale_kind, scale_value, hyper, state, step0, xbuf, tbuf, work,
+                 dwork, others, part_loss, part_hits, losses, correct):
     threads = part_loss.size
     n_total = order.size
     c = out_width(plan)
@@ -152,9 +159,8 @@ def _split_steps(X, T, order, contiguous, bs, first_batch, last_batch, params, g
         scale = batch_scale(scale_kind, scale_value, n, c)
         parts = threads if n >= threads * MIN_ROWS else 1
         for t in numba.prange(threads):
-            _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan,
-                   stats, counts, xbuf, tbuf, work, dwork, loss_code, done, part_loss,
-                   part_hits)
+            _share(np.int64(t), parts, n, X, T, order, contiguous, lo, scale, params, grads,
+                   others, plan, xbuf, tbuf, work, dwork, loss_code, part_loss, part_hits)
         value = 0.0
         hits = 0
         for t in range(threads):
