@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from subproc import THREAD_VARS
@@ -37,8 +38,50 @@ QUIESCE = float(os.environ.get("NUMBANN_BENCH_QUIESCE", "0.3"))
 BUDGET = float(os.environ.get("NUMBANN_BENCH_BUDGET", "4"))
 MIN_ROUNDS, MAX_ROUNDS = 5, 30
 
-#: implementation names, in the order the results list them
-IMPLS = ("numbann", "numbann-objects", "numpy", "torch", "jax", "yardstick")
+#: the libraries, each timed in its own process (``python -m benchmarks.report`` runs one
+#: pytest process per library, ``--bench-impl``), with the implementations it provides —
+#: the library's forms, in the order the results list them: "numbann" is the compiled
+#: engine (nb.fit, model.predict, …) and "numbann-objects" the step-by-step object API;
+#: "jax" is JAX's strongest form (an epoch or a run of steps under one jitted lax.scan) and
+#: "jax-step" its loop of jitted steps; "yardstick" the workload's matrix products alone
+LIBRARIES = {
+    "numbann": ("numbann", "numbann-objects"),
+    "numpy": ("numpy",),
+    "torch": ("torch",),
+    "jax": ("jax", "jax-step"),
+    "yardstick": ("yardstick",),
+}
+#: every implementation, in the order the results list them
+IMPLS = tuple(impl for impls in LIBRARIES.values() for impl in impls)
+#: the library that provides each implementation
+LIBRARY_OF = {impl: lib for lib, impls in LIBRARIES.items() for impl in impls}
+
+def parse_impls(value):
+    """The implementations a ``--bench-impl`` value names ("numbann,torch": libraries
+    stand for all their implementations); None for an empty value (all of them)."""
+    if not value:
+        return None
+    out = []
+    for name in value.split(","):
+        name = name.strip()
+        if name not in LIBRARIES and name not in IMPLS:
+            raise ValueError(f"unknown implementation {name!r} (libraries: "
+                             f"{', '.join(LIBRARIES)}; implementations: {', '.join(IMPLS)})")
+        out.extend(LIBRARIES.get(name, (name,)))
+    return tuple(dict.fromkeys(out))
+
+
+def split_items(items, keep, root):
+    """(kept, dropped) pytest items: a benchmark under *root* is kept when its ``impl``
+    parameter is in *keep*; tests elsewhere (tests/ in the same run) are left alone."""
+    chosen, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        impl = params.params.get("impl") if params else None
+        ours = Path(root) in Path(item.path).parents
+        (chosen if impl in keep or not ours else dropped).append(item)
+    return chosen, dropped
+
 
 #: whether :func:`pin` ran in this process
 PINNED = False
@@ -82,57 +125,112 @@ def versions():
     return out
 
 
-def cpu_name():
+#: the instruction-set extensions RESULTS.md names (Linux /proc/cpuinfo spelling)
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512dq",
+             "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+             "amx_bf16", "amx_int8", "amx_fp16")
+
+
+def _llvm_feature(flag):
+    if flag.startswith("amx_"):
+        return flag.replace("_", "-")
+    return "sse4.2" if flag == "sse4_2" else flag.replace("_", "")
+
+
+def cpu_facts():
+    """{'model', 'vendor', 'flags', 'simd', 'llvm_cpu'} of this machine's CPU.
+
+    *flags*: which of :data:`ISA_FLAGS` it has (from /proc/cpuinfo, else from LLVM's
+    view of the host); *simd*: the widest vector extension among them (AMX, AVX-512,
+    AVX2, …); *llvm_cpu*: the CPU Numba compiles for (``NUMBA_CPU_NAME`` or LLVM's host
+    CPU, e.g. ``znver3`` or ``sapphirerapids``).
+    """
+    info = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                info[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    import llvmlite.binding as ll
+
+    if "flags" in info:
+        flags = [f for f in ISA_FLAGS if f in info["flags"].split()]
+    else:  # LLVM spells them sse4.2, avxvnni, avx512vnni, amx-tile
+        features = ll.get_host_cpu_features()
+        flags = [f for f in ISA_FLAGS if features.get(_llvm_feature(f))]
+    simd = ("AMX" if "amx_tile" in flags else "AVX-512" if "avx512f" in flags
+            else "AVX2" if "avx2" in flags else "AVX" if "avx" in flags
+            else "SSE4.2" if "sse4_2" in flags else platform.machine())
+    return {"model": info.get("model name") or platform.processor() or platform.machine(),
+            "vendor": info.get("vendor_id"), "flags": flags, "simd": simd,
+            "llvm_cpu": os.environ.get("NUMBA_CPU_NAME") or ll.get_host_cpu_name()}
 
 
 def pools():
-    """[(library, api, threads)] of the thread pools loaded now (threadpoolctl)."""
+    """The thread pools loaded now (threadpoolctl), one dict each: library file, user and
+    internal API (e.g. blas / openblas), version, threads, and where the library says,
+    its kernels' architecture (OpenBLAS: e.g. Haswell, SkylakeX) and threading layer."""
     if threadpool_info is None:
         return []
-    return [(os.path.basename(p["filepath"]), p.get("internal_api"), p["num_threads"])
-            for p in threadpool_info()]
+    keys = ("user_api", "internal_api", "version", "num_threads", "architecture",
+            "threading_layer")
+    return [{"library": os.path.basename(p["filepath"]),
+             **{k: p[k] for k in keys if p.get(k) is not None}} for p in threadpool_info()]
 
 
-def machine_facts(machine_info):
-    """Add CPU, threads, versions and thread pools to pytest-benchmark's machine_info."""
+def numba_threading_layer():
+    """The threading layer Numba's parallel loops use in this process. It is chosen when
+    the first parallel function runs; in a process that ran none, a tiny one runs now (the
+    benchmarks are over by then) — unless this process never loaded Numba."""
+    if "numba" not in sys.modules:
+        return "Numba not loaded"
     import numba
 
-    machine_info["cpu_model"] = cpu_name()
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        pass
+    from yardstick import parallel_probe
+
+    parallel_probe(numba.get_num_threads())
+    return numba.threading_layer()
+
+
+def machine_facts(machine_info, impls=None):
+    """Add CPU, threads, versions and thread pools to pytest-benchmark's machine_info
+    (*impls*: the implementations this process timed, None for all)."""
+    cpu = cpu_facts()
+    machine_info["cpu_model"] = cpu["model"]
+    machine_info["cpu_facts"] = cpu
     machine_info["bench_threads"] = THREADS
+    machine_info["bench_impls"] = list(impls) if impls else list(IMPLS)
     machine_info["cpus_usable"] = (len(os.sched_getaffinity(0))
                                    if hasattr(os, "sched_getaffinity") else os.cpu_count())
     machine_info["versions"] = versions()
     machine_info["thread_env"] = {k: os.environ.get(k) for k in (
         *THREAD_VARS, "OPENBLAS_THREAD_TIMEOUT", "NUMBANN_BENCH_QUIESCE", "XLA_FLAGS")}
-    machine_info["numba_threads"] = numba.get_num_threads()
-    try:
-        machine_info["numba_threading_layer"] = numba.threading_layer()
-    except ValueError:
-        machine_info["numba_threading_layer"] = f"not started ({numba.config.THREADING_LAYER})"
-    machine_info["thread_pools"] = [list(p) for p in pools()]
+    machine_info["numba_threading_layer"] = numba_threading_layer()
+    if "numba" in sys.modules:
+        machine_info["numba_threads"] = sys.modules["numba"].get_num_threads()
+    machine_info["thread_pools"] = pools()
 
 
 def impl_version(impl):
     v = versions()
-    if impl in ("numbann", "numbann-objects"):
+    lib = LIBRARY_OF[impl]
+    if lib == "numbann":
         return f"numbann {v['numbann']} / numba {v['numba']}"
-    if impl == "yardstick":
+    if lib == "yardstick":
         return f"numba {v['numba']} np.dot → scipy {v['scipy']} OpenBLAS"
-    if impl == "numpy":
-        return f"numpy {v['numpy']}"
-    return f"{impl} {v.get(impl, '?')}"
+    return f"{lib} {v.get(lib, '?')}"
 
 
-def measure(benchmark, fn, *, group, impl, rounds=None, setup=None, **info):
-    """Time *fn* in *group* as implementation *impl*; returns fn's last result.
+def measure(benchmark, fn, *, group, impl, api, form=None, rounds=None, setup=None, **info):
+    """Time *fn* in *group* as implementation *impl* calling *api*; returns fn's last result.
 
     The caller has already called fn once (JIT/XLA warm-up and the agreement
     check), so compilation is never timed. With *rounds* the benchmark runs
@@ -141,14 +239,20 @@ def measure(benchmark, fn, *, group, impl, rounds=None, setup=None, **info):
     seconds (between 5 and 30) — long calls (epochs) get few rounds, short
     ones enough to ride out a passing disturbance on a shared machine.
     Otherwise pytest-benchmark calibrates the iterations per round. *info*
-    (shapes, flops, …) goes to ``extra_info`` with the implementation, its
-    version, threads and dtype.
+    (shapes, flops, …) goes to ``extra_info`` with the implementation, the API
+    timed (every result says which: "nb.fit (compiled engine)", "torch eager",
+    "jax lax.scan", …), its version, threads and dtype. *form* names a second
+    row of the same implementation in a group (e.g. the object API's textbook
+    form beside its default one); RESULTS.md lists such rows in the group's
+    table only.
     """
+    if impl not in IMPLS or not api:
+        raise ValueError(f"measure: unknown implementation {impl!r} or no api ({api!r})")
     benchmark.group = group
-    if info.get("api") is None:
-        info.pop("api", None)
-    benchmark.extra_info.update(impl=impl, version=impl_version(impl), threads=THREADS,
-                                dtype="float32", **info)
+    benchmark.extra_info.update(impl=impl, api=api, version=impl_version(impl),
+                                threads=THREADS, dtype="float32", **info)
+    if form is not None:
+        benchmark.extra_info["form"] = form
     if rounds == "auto":
         rounds = MIN_ROUNDS
         if benchmark.enabled:

@@ -1,10 +1,12 @@
 """numbann's entries: the compiled engine ("numbann") and the object API ("numbann-objects").
 
-The object API is the step-by-step PyTorch-like loop every user can write
-today::
+The object API is the step-by-step PyTorch-like loop every user can write::
 
-    y = model(x); loss = loss_fn(y, t)
-    opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+    opt.zero_grad(); loss = loss_fn(model(x), t); loss.backward(); opt.step()
+
+— with ``loss.backward()`` where the loss value has it (one tape per
+forward, issue 13), else the textbook's ``model.backward(loss_fn.backward())``
+(:class:`ObjectsTrainer` says which in its ``api``).
 
 The engine is ``nb.fit`` (one compiled call per epoch). Until it exists,
 :data:`ENGINE_MISSING` says why its benchmarks are skipped; they light up
@@ -16,7 +18,7 @@ if the engine exposes a lower-level compiled-step handle.
 import inspect
 
 import numpy as np
-from workloads import ADAM, NET_INFER
+from workloads import ADAM, NET_INFER, plain_only
 
 import numbann as nb
 
@@ -31,6 +33,7 @@ _ACT = {"sigmoid": nb.Sigmoid, "relu": nb.ReLU}
 
 def build_model(net, flat):
     """A Sequential for *net* holding a copy of the flat weights *flat*."""
+    plain_only(net, "impl_numbann.build_model")
     layers = []
     for i, (a, b) in enumerate(net.layer_shapes):
         layers.append(nb.Linear(a, b, rng=0))
@@ -51,20 +54,49 @@ def build_optimizer(net, model):
                          eps=ADAM["eps"])
 
 
-class ObjectsTrainer:
-    """numbann's object API, one Python-level step per mini-batch."""
+#: the two ways the object API back-propagates a loss
+BACKWARD_FORMS = {
+    "tape": "loss.backward()",
+    "textbook": "model.backward(loss_fn.backward())",
+}
 
-    def __init__(self, net, flat):
+
+def has_tape():
+    """Whether a loss value back-propagates itself (``loss.backward()``, issue 13)."""
+    model = nb.Sequential(nb.Linear(2, 2, rng=0))
+    loss = nb.CrossEntropyLoss()(model(np.zeros((1, 2), np.float32)), np.zeros(1, np.int64))
+    return callable(getattr(loss, "backward", None))
+
+
+class ObjectsTrainer:
+    """numbann's object API, one Python-level step per mini-batch.
+
+    *backward*: 'tape' (``loss.backward()``), 'textbook'
+    (``model.backward(loss_fn.backward())``) or None — the tape where numbann has
+    one, as its docs teach, else the textbook's call.
+    """
+
+    def __init__(self, net, flat, backward=None):
         self.net = net
         self.model = build_model(net, flat)
         self.loss_fn = nb.CrossEntropyLoss()
         self.opt = build_optimizer(net, self.model)
+        if backward is None:
+            backward = "tape" if has_tape() else "textbook"
+        self.backward = backward
+
+    @property
+    def api(self):
+        return f"object API: zero_grad, model(x), loss, {BACKWARD_FORMS[self.backward]}, " \
+               "opt.step()"
 
     def step(self, x, t):
-        y = self.model(x)
-        loss = self.loss_fn(y, t)
         self.opt.zero_grad()
-        self.model.backward(self.loss_fn.backward())
+        loss = self.loss_fn(self.model(x), t)
+        if self.backward == "tape":
+            loss.backward()
+        else:
+            self.model.backward(self.loss_fn.backward())
         self.opt.step()
         return loss
 
@@ -81,6 +113,8 @@ class ObjectsTrainer:
 
 class EngineTrainer(ObjectsTrainer):
     """numbann's compiled engine through ``nb.fit`` (needs :data:`ENGINE_MISSING` is None)."""
+
+    api = "nb.fit (compiled engine)"
 
     def epoch_fit(self, x, t, shuffle=True, seed=0):
         """One epoch of ``nb.fit`` over all of x (the engine gathers its own batches)."""

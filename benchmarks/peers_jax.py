@@ -3,13 +3,20 @@
 Parameters are a list of (W, b) pairs (W (in, out), as numbann); the loss is
 softmax cross-entropy through ``jax.nn.logsumexp``; gradients come from
 ``jax.value_and_grad``; SGD and Adam (torch.optim's rule) are written out as
-pytree updates, the way optax would compute them. A training step is one
-``jax.jit`` function with the old parameters and optimizer state donated
-(updated in place); a whole epoch is one jitted ``lax.scan`` over the batch
-indices, gathering each batch inside the compiled code (a last partial batch
-is one more step inside the same compiled function). Every timed call waits
-for its results (``block_until_ready``); compilation happens in the untimed
-warm-up call. Import only when JAX is installed (``JAX_MISSING``).
+pytree updates, the way optax would compute them. Two forms of training,
+both timed (harness.LIBRARIES):
+
+* "jax", JAX's strongest form: a whole epoch (or a run of steps) is one
+  jitted ``lax.scan`` over the batch indices, gathering each batch inside the
+  compiled code (a last partial batch is one more step inside the same
+  compiled function) — :data:`SCAN_API`;
+* "jax-step": a Python loop of jitted steps, the old parameters and optimizer
+  state donated (updated in place), each step gathering its batch inside the
+  compiled code from index arrays prepared before the loop — :data:`STEP_API`.
+
+Every timed call waits for its results (``block_until_ready``); compilation
+happens in the untimed warm-up call. JAX's CPU backend flushes subnormal
+floats to zero by default. Import only when JAX is installed (``JAX_MISSING``).
 """
 
 import importlib.util
@@ -29,6 +36,10 @@ if JAX_MISSING is None:
     from jax import lax
 
     VERSION = jax.__version__
+
+
+SCAN_API = "jax lax.scan, one jitted call"
+STEP_API = "jax.jit step (donated buffers)"
 
 
 def _act(name):
@@ -97,6 +108,11 @@ class Trainer:
         self.state = init_state(net, self.params)
         self._step_fn = make_step(net)
         self._step = jax.jit(self._step_fn, donate_argnums=(0, 1))
+        step = self._step_fn
+
+        def step_at(params, state, X, T, idx):
+            return step(params, state, jnp.take(X, idx, axis=0), jnp.take(T, idx, axis=0))
+        self._step_at = jax.jit(step_at, donate_argnums=(0, 1))
         self._epochs = {}
 
     def step(self, x, t):
@@ -104,6 +120,24 @@ class Trainer:
         self.params, self.state, loss = self._step(self.params, self.state, x, t)
         jax.block_until_ready((self.params, loss))
         return loss
+
+    @staticmethod
+    def batch_indices(order, batch):
+        """The index array of each batch of an epoch over *order*, on the device: what a
+        jit-step loop iterates over (prepared once, before the loop)."""
+        order = np.asarray(order)
+        return [jnp.asarray(order[s:s + batch].astype(np.int32))
+                for s in range(0, order.shape[0], batch)]
+
+    def step_loop(self, X, T, batches):
+        """One epoch as a Python loop of jitted steps, each gathering its batch of X, T
+        (device arrays) by an index array of *batches*; waits for the last."""
+        params, state, loss = self.params, self.state, None
+        for idx in batches:
+            params, state, loss = self._step_at(params, state, X, T, idx)
+        self.params, self.state = params, state
+        jax.block_until_ready((params, loss))
+        return float(loss)
 
     def _epoch_fn(self, n, batch):
         key = (n, batch)

@@ -23,6 +23,9 @@ if TORCH_MISSING is None:
 
     VERSION = torch.__version__
 
+#: what the training benchmarks time (PyTorch's defaults: subnormal floats not flushed)
+API = "torch eager: zero_grad, loss.backward(), optimizer.step()"
+
 
 def tensor(a):
     """A torch view of a NumPy array (read-only arrays are copied once)."""

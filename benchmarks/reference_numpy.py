@@ -25,6 +25,9 @@ evaluates it.
 import numpy as np
 from workloads import ADAM, flat_to_layers
 
+#: what the training benchmarks time
+API = "textbook layers (chapter 5) in NumPy"
+
 
 class Affine:
     def __init__(self, W, b, need_dx=True):

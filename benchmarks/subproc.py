@@ -24,6 +24,33 @@ def thread_env(**extra):
     return env
 
 
+def bench_cpus():
+    """The CPUs a measuring process may run on: the first ``NUMBANN_BENCH_THREADS`` of
+    this process's (all of them on a machine with no more cores than that)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))[:threads()]
+
+
+def restrict_cpus():
+    """Run this process on :func:`bench_cpus` only. Called in a child before it starts
+    Python (``preexec_fn``), every thread any library creates inherits the set — JAX,
+    which has no thread-count setting, sizes its pool from it."""
+    cpus = bench_cpus()
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
+def run_pinned(cmd, **kwargs):
+    """subprocess.Popen(cmd) with every library pinned: the thread variables set in its
+    environment and its CPUs restricted, both before anything loads."""
+    import subprocess
+
+    kwargs.setdefault("env", thread_env())
+    preexec = restrict_cpus if hasattr(os, "sched_setaffinity") else None
+    return subprocess.Popen(cmd, preexec_fn=preexec, **kwargs)
+
+
 def script_main(doc, child, run_all, table, argv=None):
     """The command line of a measuring script: ``--child MODE`` runs one measurement in
     this (fresh) process; otherwise run them all, print the table, save ``--json``."""

@@ -19,6 +19,10 @@ from harness import assert_params_agree, measure
 from workloads import TRAIN_NETS, flat_to_layers, initial_flat, synthetic_batch
 
 IMPLS = ("numbann", "torch")
+API = {"dense_forward": {"numbann": "kernels.cuda.dense.dense_forward, called directly",
+                         "torch": "torch.addmm + activation on the GPU"},
+       "step": {"numbann": "numbann's CUDA kernels in the device engine's order",
+                "torch": "torch eager step on the GPU"}}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +80,7 @@ def test_cuda_dense_forward(benchmark, request, gpu, impl, net):
             return A
         got = fn().cpu().numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    measure(benchmark, fn, group=group, impl=impl, device="cuda",
+    measure(benchmark, fn, group=group, impl=impl, api=API["dense_forward"][impl], device="cuda",
             flops=2 * net.batch * w.shape[0] * w.shape[1])
 
 
@@ -154,5 +158,5 @@ def test_cuda_step(benchmark, request, gpu, mnist_data, impl, net):
         got = trainer.flat()
         trainer.model.to(dev)
     assert_params_agree(got, tr.flat, net, 1, f"{impl} {group}")
-    measure(benchmark, fn, group=group, impl=impl, device="cuda", batch=net.batch,
-            shapes=list(net.sizes))
+    measure(benchmark, fn, group=group, impl=impl, api=API["step"][impl], device="cuda",
+            batch=net.batch, shapes=list(net.sizes))

@@ -11,11 +11,17 @@ import pytest
 from harness import measure
 from reference_numpy import Network, predict_batches
 from workloads import NET_INFER, flat_to_layers, forward_flops, initial_flat
+from yardstick import API as YARDSTICK_API
 from yardstick import GemmWorkload
 
 BATCHES = (100, 10000)
 QUICK_IMAGES = 1000  # the quick (untimed) run
 IMPLS = ("numbann", "numpy", "torch", "jax", "yardstick")
+API = {"numbann": "model.predict(x, batch_size)",
+       "numpy": "the textbook's batched predict loop (chapter 3) in NumPy",
+       "torch": "torch.inference_mode forward, per batch",
+       "jax": "jax.jit forward, per batch",
+       "yardstick": YARDSTICK_API}
 
 
 def make_predict(impl, x, batch, request):
@@ -54,8 +60,7 @@ def test_inference(benchmark, request, mnist_data, quick, impl, batch):
     if impl == "yardstick":
         work = GemmWorkload(NET_INFER, x, batch, backward=False)
         work.run()
-        measure(benchmark, work.run, group=group, impl=impl, workload="matrix products alone",
-                **info)
+        measure(benchmark, work.run, group=group, impl=impl, api=API[impl], **info)
         return
     fn = make_predict(impl, x, batch, request)
     out = np.asarray(fn())
@@ -63,5 +68,4 @@ def test_inference(benchmark, request, mnist_data, quick, impl, batch):
                                   NET_INFER.act, output="softmax"), x, batch)
     assert out.shape == (n, 10)
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5, err_msg=f"{impl} {group}")
-    measure(benchmark, fn, group=group, impl=impl,
-            api="model.predict" if impl == "numbann" else None, **info)
+    measure(benchmark, fn, group=group, impl=impl, api=API[impl], **info)

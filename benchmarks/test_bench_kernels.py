@@ -21,8 +21,14 @@ import pytest
 import reference_numpy as ref
 from harness import measure
 from workloads import TRAIN_NETS, flat_to_layers, initial_flat
+from yardstick import API as YARDSTICK_API
 
 IMPLS = ("numbann", "numpy", "torch", "jax", "yardstick")
+API = {"numbann": "kernel, called directly",
+       "numpy": "the textbook's layer or optimizer class in NumPy",
+       "torch": "torch ops (out= where they exist), autograd for the loss, torch.optim",
+       "jax": "one jax.jit function per kernel",
+       "yardstick": YARDSTICK_API}
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 OPT_LR = {"sgd": 0.01, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 1e-3}
 
@@ -337,7 +343,7 @@ def test_kernel(benchmark, request, impl, case):
     if impl == "yardstick":
         fn = yardstick_fn(kernel, d)
         fn()
-        measure(benchmark, fn, group=group, impl=impl, workload="matrix products alone", **info)
+        measure(benchmark, fn, group=group, impl=impl, api=API[impl], **info)
         return
     if impl == "numbann":
         fn = numbann_fn(kernel, d, net)
@@ -350,5 +356,4 @@ def test_kernel(benchmark, request, impl, case):
     got = as_numpy(fn())  # first call: compile / warm up, and the agreement check
     want = as_numpy(numpy_fn(kernel, Arrays(net, kernel, layer), net)())
     assert_same(got, want, f"{impl} {group}")
-    measure(benchmark, fn, group=group, impl=impl,
-            api="kernel, called directly" if impl == "numbann" else None, **info)
+    measure(benchmark, fn, group=group, impl=impl, api=API[impl], **info)

@@ -57,7 +57,7 @@ def test_numerical_gradient(benchmark, request, mnist_data, quick, impl):
         got = fn()  # compile (or load from cache) before timing
         np.testing.assert_allclose(got[check_idx], expected, rtol=1e-4, atol=1e-7)
         measure(benchmark, fn, group=group, impl=impl, rounds="auto",
-                api="model.numerical_gradient", **info)
+                api="model.numerical_gradient(x, t, loss_fn)", **info)
     else:
         def fn():
             return ref.numerical_gradient(x, t, idx)
@@ -66,4 +66,5 @@ def test_numerical_gradient(benchmark, request, mnist_data, quick, impl):
         np.testing.assert_allclose(got[check_idx], expected, rtol=1e-12, atol=1e-15)
         info.update(subset=int(len(idx)), extrapolate=P / len(idx),
                     note=f"timed on {len(idx)} of {P} parameters, extrapolated x{P / len(idx):.1f}")
-        measure(benchmark, fn, group=group, impl=impl, rounds="auto", **info)
+        measure(benchmark, fn, group=group, impl=impl, rounds="auto",
+                api="the textbook's numerical_gradient loop (chapter 4) in NumPy", **info)

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 from harness import measure
 from workloads import NET_B, initial_flat
+from yardstick import API as YARDSTICK_API
 from yardstick import GemmWorkload, peak_sgemm_arrays, sgemm
 
 PEAK_N, QUICK_N = 2048, 128
 IMPLS = ("yardstick", "numpy", "torch", "jax")
+API = {"yardstick": YARDSTICK_API, "numpy": "np.dot(a, b, out=c): NumPy's own OpenBLAS",
+       "torch": "torch.mm(a, b, out=c)", "jax": "jax.jit(jnp.dot)"}
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -44,7 +47,7 @@ def test_peak_sgemm(benchmark, request, quick, impl):
             return pj.sgemm(ja, jb).block_until_ready()
     got = np.asarray(fn())
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-3, atol=1e-2 * np.sqrt(n))
-    measure(benchmark, fn, group=group, impl=impl, flops=2 * n ** 3, n=n,
+    measure(benchmark, fn, group=group, impl=impl, api=API[impl], flops=2 * n ** 3, n=n,
             workload="one square float32 matrix product")
 
 

@@ -13,6 +13,26 @@ Conventions (numbann's, the textbook's):
 * the flat parameter vector is ``W_1, b_1, W_2, b_2, …`` row-major — exactly
   ``numbann.Sequential.flat_parameters`` — so ``flat_to_layers`` and
   ``layers_to_flat`` move weights between implementations.
+
+Adding a network to the epoch groups — the 784-256-128-10 Adam epoch with
+BatchNorm1d after each hidden Linear that issue 15 asks for, once
+``numbann.BatchNorm1d`` exists — takes these steps, one place each:
+
+1. here: ``NET_B_BN = replace(NET_B, key="B-BN", norm="batchnorm")`` (its
+   label gains "+bn", which the report's targets look for: "a batch-norm
+   layer adds at most 15% to the epoch", see report.targets), appended to
+   :data:`EPOCH_NETS`; give the flat vector the layers' γ/β after each hidden
+   layer's b, in the order of ``Sequential.flat_parameters``, in
+   :func:`initial_flat` (γ = 1, β = 0) and :func:`flat_to_layers`;
+2. a BatchNorm layer (PyTorch's convention: batch statistics, biased
+   variance, eps 1e-5) in reference_numpy.Network and in each
+   implementation's builder (impl_numbann.build_model,
+   peers_torch.build_model, peers_jax.forward). Until then the weight
+   functions here and impl_numbann.build_model refuse a ``norm``
+   (:func:`plain_only`), so that no implementation times a plain network in
+   its place;
+3. nothing else: the epoch group, its yardstick (the same matrix products),
+   the agreement check, one process per library and the report pick it up.
 """
 
 import os
@@ -38,6 +58,7 @@ class Net:
     batch: int
     init: object  # std of a normal init (float) or 'he'
     output: str = "logits"  # 'logits' (training nets) or 'softmax' (inference net)
+    norm: object = None  # a normalization after each hidden Linear: None or 'batchnorm'
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -46,7 +67,8 @@ class Net:
 
     @property
     def label(self):
-        return f"{self.name} {self.act} {self.opt.upper()} b{self.batch}"
+        act = self.act + ("+bn" if self.norm == "batchnorm" else "")
+        return f"{self.name} {act} {self.opt.upper()} b{self.batch}"
 
     @property
     def n_params(self):
@@ -67,6 +89,11 @@ NET_B = Net("B", (784, 256, 128, 10), "relu", "adam", 1e-3, 128, "he")
 NET_INFER = Net("I", (784, 50, 100, 10), "sigmoid", "sgd", 0.0, 100, "xavier",
                 output="softmax")
 TRAIN_NETS = (NET_A, NET_B)
+#: the networks of the epoch groups (see the module docstring to add one)
+EPOCH_NETS = TRAIN_NETS
+#: the network of the tutorial loop in issue 13 (64-32-16-10 ReLU on the 8x8 digits, SGD
+#: lr 0.01): a batch-1 step of it is almost all per-step overhead
+NET_TINY = Net("T", (64, 32, 16, 10), "relu", "sgd", 0.01, 1, "he")
 
 #: Adam's hyperparameters (torch.optim.Adam's defaults; numbann's too)
 ADAM = dict(beta1=0.9, beta2=0.999, eps=1e-8)
@@ -75,8 +102,16 @@ ADAM = dict(beta1=0.9, beta2=0.999, eps=1e-8)
 # --- weights -------------------------------------------------------------------
 
 
+def plain_only(net, who):
+    """Refuse a network with a layer *who* does not build yet (see the module docstring)."""
+    if net.norm is not None:
+        raise NotImplementedError(f"{who} builds no {net.norm!r} layer yet "
+                                  f"(benchmarks/workloads.py says where it goes)")
+
+
 def initial_flat(net, seed=SEED):
     """The initial flat float32 parameter vector of *net* (W1, b1, W2, b2, …)."""
+    plain_only(net, "workloads.initial_flat")
     rng = np.random.default_rng(seed)
     parts = []
     for fan_in, fan_out in net.layer_shapes:
@@ -93,6 +128,7 @@ def initial_flat(net, seed=SEED):
 
 def flat_to_layers(net, flat):
     """[(W, b), …] as views of *flat* (W (in, out), b (out,))."""
+    plain_only(net, "workloads.flat_to_layers")
     out, off = [], 0
     for fan_in, fan_out in net.layer_shapes:
         w = flat[off:off + fan_in * fan_out].reshape(fan_in, fan_out)
