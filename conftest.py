@@ -11,6 +11,7 @@ its compiles. Set NUMBA_CACHE_DIR yourself to override.
 import hashlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -31,4 +32,7 @@ if "NUMBA_CACHE_DIR" not in os.environ:  # numba reads it when it is first impor
         for old in CACHE_ROOT.iterdir():
             if old != here:
                 shutil.rmtree(old, ignore_errors=True)
-    os.environ["NUMBA_CACHE_DIR"] = str(here)
+    os.environ["NUMBA_CACHE_DIR"] = str(here)  # for subprocesses
+    config = sys.modules.get("numba.core.config")
+    if config is not None:  # numba-cuda's .pth imports numba at start-up, before this file
+        config.CACHE_DIR = str(here)

@@ -37,16 +37,16 @@ def _nonneg(value, what):
 class Optimizer:
     """Base class: parameter list, flat state, zero_grad, step, state dicts.
 
-    Subclasses name their rule's hyperparameter tuple in ``HYPER`` (from
-    :mod:`numbann.kernels.optim`, which also orders the state rows:
-    ``HYPER.ROWS``), say which rows are in use in ``_state_names()`` and build
-    the tuple in :meth:`kernel_hyper`. The state lives in one (len(ROWS), P)
+    Subclasses name their update rule in ``RULE`` (one of
+    :mod:`numbann.kernels.optim`'s, which also names and orders the state rows:
+    ``ROWS[RULE]``), say which rows are in use in ``_state_names()`` and build
+    its hyperparameter tuple in :meth:`kernel_hyper`. The state lives in one (len(ROWS), P)
     array; ``state`` maps the names in use to its rows. A step is one kernel
     call per segment (one for a model's flat buffer), the same update the
     compiled training engine runs.
     """
 
-    HYPER = None
+    RULE = None
 
     def __init__(self, params, **hyper):
         params = list(params)
@@ -74,11 +74,11 @@ class Optimizer:
         """Allocate the state rows on the parameters' device (copying *values* in)."""
         used = self._state_names()
         size = sum(p.size for p in self.params) if used else 0
-        rows = np.zeros((len(self.HYPER.ROWS), size), dtype)
+        rows = np.zeros((len(optim_k.ROWS[self.RULE]), size), dtype)
         if values is not None:
             rows[...] = values
         self.state_rows = self.backend.from_host(rows)
-        self.state = {name: self.state_rows[i] for i, name in enumerate(self.HYPER.ROWS)
+        self.state = {name: self.state_rows[i] for i, name in enumerate(optim_k.ROWS[self.RULE])
                       if name in used}
 
     def _state_names(self):
@@ -130,7 +130,8 @@ class Optimizer:
             self._allocate_state(dtype, backend_of(self.state_rows).to_host(self.state_rows))
 
     def kernel_hyper(self):  # pragma: no cover - abstract
-        """The rule's hyperparameters as the kernels take them (a ``HYPER`` tuple)."""
+        """The rule and its hyperparameters as the kernels take them
+        (:class:`numbann.kernels.optim.Hyper`)."""
         raise NotImplementedError
 
     def step(self):
@@ -139,7 +140,7 @@ class Optimizer:
         self.step_count += 1
         hyper, update = self.kernel_hyper(), self.backend.kernels.optim.optimizer_step
         for data, grad, state in self.segments():
-            update(hyper, data, grad, state, self.step_count)
+            update(hyper, data, grad, state, self.step_count, 0, -1)
         self._parameters_changed()
 
     def record_steps(self, count):
@@ -208,11 +209,12 @@ class SGD(Optimizer):
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=bool(nesterov))
 
-    HYPER = optim_k.SGDHyper
+    RULE = optim_k.SGD
 
     def kernel_hyper(self):
-        return self.HYPER(float(self.lr), float(self.momentum), float(self.dampening),
-                          float(self.weight_decay), bool(self.nesterov))
+        return optim_k.hyper(self.RULE, lr=self.lr, momentum=self.momentum,
+                             dampening=self.dampening, weight_decay=self.weight_decay,
+                             nesterov=self.nesterov)
 
     def _state_names(self):
         return ("momentum_buffer",) if self.momentum else ()
@@ -238,11 +240,11 @@ class AdaGrad(Optimizer):
                                               "initial_accumulator_value value"),
             eps=_nonneg(eps, "epsilon value"))
 
-    HYPER = optim_k.AdaGradHyper
+    RULE = optim_k.ADAGRAD
 
     def kernel_hyper(self):
-        return self.HYPER(float(self.lr), float(self.lr_decay), float(self.weight_decay),
-                          float(self.eps))
+        return optim_k.hyper(self.RULE, lr=self.lr, lr_decay=self.lr_decay,
+                             weight_decay=self.weight_decay, eps=self.eps)
 
     def _state_names(self):
         return ("sum",)
@@ -264,11 +266,12 @@ class RMSProp(Optimizer):
                          weight_decay=_nonneg(weight_decay, "weight_decay value"),
                          momentum=_nonneg(momentum, "momentum value"), centered=bool(centered))
 
-    HYPER = optim_k.RMSPropHyper
+    RULE = optim_k.RMSPROP
 
     def kernel_hyper(self):
-        return self.HYPER(float(self.lr), float(self.alpha), float(self.eps),
-                          float(self.weight_decay), float(self.momentum), bool(self.centered))
+        return optim_k.hyper(self.RULE, lr=self.lr, alpha=self.alpha, eps=self.eps,
+                             weight_decay=self.weight_decay, momentum=self.momentum,
+                             centered=self.centered)
 
     def _state_names(self):
         names = ["square_avg"]
@@ -298,11 +301,12 @@ class Adam(Optimizer):
                          weight_decay=_nonneg(weight_decay, "weight_decay value"),
                          amsgrad=bool(amsgrad))
 
-    HYPER = optim_k.AdamHyper
+    RULE = optim_k.ADAM
 
     def kernel_hyper(self):
-        return self.HYPER(float(self.lr), float(self.betas[0]), float(self.betas[1]),
-                          float(self.eps), float(self.weight_decay), bool(self.amsgrad))
+        return optim_k.hyper(self.RULE, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
+                             eps=self.eps, weight_decay=self.weight_decay,
+                             amsgrad=self.amsgrad)
 
     def _state_names(self):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())

@@ -131,7 +131,7 @@ class Trainer:
         if self.model.network_plan() is None:
             return ("the model is not a chain of Linear layers, each followed by at most a "
                     "batch norm, an activation and a dropout, in that order")
-        if self.optimizer.HYPER not in self.model.backend.kernels.optim.UPDATES:
+        if getattr(self.optimizer, "RULE", None) not in self.model.backend.kernels.optim.RULES:
             return f"{type(self.optimizer).__name__} has no compiled update"
         if self.optimizer._flat_buffer() is not self.model._buffer:
             return "the optimizer does not cover exactly the model's parameters"

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.skipif(
     platform.machine().lower() not in ("x86_64", "amd64"),
     reason="the MXCSR is x86's; elsewhere numbann leaves the floating-point state alone")
 
+ADAM_HYPER = O.hyper(O.ADAM, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                     amsgrad=False)
 TINY = np.finfo(np.float32).tiny  # the smallest normal float32, 1.18e-38
 #: a caller's MXCSR that is not the default: round toward zero (bits 13-14), all masked
 CALLER = 0x1F80 | 0x6000
@@ -55,8 +57,8 @@ def test_every_entry_point_restores_the_callers_state(caller_state, rng):
         lambda: A.activation_backward(A.TANH, y, y.copy(), y.copy()),
         lambda: L.loss_labels(L.SOFTMAX_CE, y, np.array([0, 1, 1, 0]), 0.25, y.copy(), True),
         lambda: O.add_scaled(w.copy(), w, 0.1),
-        lambda: O.optimizer_step(O.AdamHyper(1e-3, 0.9, 0.999, 1e-8, 0.0, False), b.copy(),
-                                 b, np.zeros((3, 2), np.float32), 1),
+        lambda: O.optimizer_step(ADAM_HYPER, b.copy(), b, np.zeros((3, 2), np.float32), 1, 0,
+                                 -1),
         lambda: N.dropout_inplace(y.copy(), 1, 2, N.dropout_threshold(0.5), 2.0),
     ]
     for call in calls:
@@ -94,7 +96,7 @@ def test_subnormal_optimizer_state_is_flushed_not_carried(rng):
     assert 0 < state[0, 0] < TINY
     # what plain float arithmetic gives: 0.9 · 3e-39, still a subnormal
     assert 0 < np.float32(0.9) * state[0, 0] < TINY
-    O.optimizer_step(O.AdamHyper(1e-3, 0.9, 0.999, 1e-8, 0.0, False), p, g, state, 5)
+    O.optimizer_step(ADAM_HYPER, p, g, state, 5, 0, -1)
     np.testing.assert_array_equal(state[0], 0.0)
     np.testing.assert_array_equal(p, 1.0)
 

@@ -327,7 +327,7 @@ def train_steps(batches, first_batch, last_batch, net, loss, opt, ws, losses, co
                 add_scaled(weight(plan[m], net.grads), weight(plan[m], net.params),
                            loss.l2_lambda)
         if sgd_lr < 0.0:
-            optimizer_step(hyper, net.params, net.grads, opt.state, opt.step + done + 1)
+            optimizer_step(hyper, net.params, net.grads, opt.state, opt.step + done + 1, 0, -1)
         done += 1
     fp_leave(csr)
     return done

@@ -10,70 +10,74 @@ The rules are torch.optim's (SGD, Adagrad, RMSprop, Adam), so a model
 trained with the same hyperparameters follows the same trajectory. Below,
 g is the gradient *after* weight decay: g ← g + weight_decay · p.
 
-Each rule's hyperparameters are a named tuple (:class:`SGDHyper` …), which
-also names the rows of its (k, P) state array (``ROWS``). The training
-engine takes one of them and :func:`optimizer_step` compiles the update of
-that rule only; an unknown kind fails to compile instead of running another
-rule.
+A rule and its hyperparameters travel as one named tuple type for every rule
+(:class:`Hyper`, built by :func:`hyper`), so the training engine compiles once,
+whatever rule a run uses; :func:`optimizer_step` branches on ``hyper.rule``,
+and :func:`hyper` refuses an unknown rule.
 """
 
 from typing import NamedTuple
 
 import numpy as np
-from numba.core.errors import TypingError
-from numba.extending import overload
 
-from .._config import JIT_OPTIONS, jit
+from .._config import jit
 from ._fpenv import fp_enter, fp_leave
 
+#: the update rules
+SGD, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3
 
-class SGDHyper(NamedTuple):
-    """torch.optim.SGD's hyperparameters; state row: the momentum buffer."""
 
+class Hyper(NamedTuple):
+    """An update rule and its hyperparameters, as every compiled path takes them: one type
+    for all rules, so the training engine compiles once whichever rule a run uses.
+
+    ``rule`` is :data:`SGD`, :data:`ADAGRAD`, :data:`RMSPROP` or :data:`ADAM`; fields a
+    rule does not use are 0 / False. Build one with :func:`hyper`. The rows of a
+    rule's (k, P) state are named in :data:`ROWS`.
+    """
+
+    rule: int
     lr: float
     momentum: float
     dampening: float
     weight_decay: float
     nesterov: bool
-
-    ROWS = ("momentum_buffer",)
-
-
-class AdaGradHyper(NamedTuple):
-    """torch.optim.Adagrad's hyperparameters; state row: the sum of squares."""
-
-    lr: float
     lr_decay: float
-    weight_decay: float
     eps: float
-
-    ROWS = ("sum",)
-
-
-class RMSPropHyper(NamedTuple):
-    """torch.optim.RMSprop's hyperparameters; state rows as ``ROWS``."""
-
-    lr: float
     alpha: float
-    eps: float
-    weight_decay: float
-    momentum: float
     centered: bool
-
-    ROWS = ("square_avg", "grad_avg", "momentum_buffer")
-
-
-class AdamHyper(NamedTuple):
-    """torch.optim.Adam's hyperparameters; state rows as ``ROWS``."""
-
-    lr: float
     beta1: float
     beta2: float
-    eps: float
-    weight_decay: float
     amsgrad: bool
 
-    ROWS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+#: rule → the names of its state rows, in order (torch.optim's state names)
+ROWS = {SGD: ("momentum_buffer",), ADAGRAD: ("sum",),
+        RMSPROP: ("square_avg", "grad_avg", "momentum_buffer"),
+        ADAM: ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
+
+#: the rules the CPU kernels run (the object layer and the CUDA twin check against it)
+RULES = ROWS
+
+#: rule → the fields it takes (all others stay 0 / False)
+FIELDS = {SGD: ("lr", "momentum", "dampening", "weight_decay", "nesterov"),
+          ADAGRAD: ("lr", "lr_decay", "weight_decay", "eps"),
+          RMSPROP: ("lr", "alpha", "eps", "weight_decay", "momentum", "centered"),
+          ADAM: ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad")}
+
+_FLAGS = ("nesterov", "centered", "amsgrad")
+
+
+def hyper(rule, **values):
+    """A :class:`Hyper` for *rule* from exactly the fields the rule takes."""
+    if rule not in FIELDS:
+        raise ValueError(f"unknown update rule {rule!r}")
+    if set(values) != set(FIELDS[rule]):
+        raise TypeError(f"rule {rule} takes {FIELDS[rule]}, got {sorted(values)}")
+    fields = {name: (False if name in _FLAGS else 0.0) for name in Hyper._fields[1:]}
+    for name, value in values.items():
+        fields[name] = bool(value) if name in _FLAGS else float(value)
+    return Hyper(int(rule), **fields)
 
 
 @jit
@@ -193,78 +197,37 @@ def _part(row, lo, hi):
 
 
 @jit
-def _sgd_update(h, p, g, state, lo, hi, step):
+def optimizer_step(hyper, p, g, state, step, lo, hi):
+    """One update of the flat buffer *p* from *g* by the rule of *hyper* (a :class:`Hyper`);
+    *state* is (k, P) with rows ``ROWS[hyper.rule]``; *step* counts from 1. With *lo*, *hi*
+    only elements lo … hi − 1 (hi = −1: to the end) are updated, so that threads can
+    share one update (pass 0, −1 for all)."""
     csr = fp_enter()
-    sgd_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), h.lr, h.momentum, h.dampening,
-             h.nesterov, h.weight_decay, step == 1)
+    if hi < 0:
+        hi = p.size
+    h = hyper
+    p, g = p[lo:hi], g[lo:hi]
+    if h.rule == SGD:
+        sgd_step(p, g, _part(state[0], lo, hi), h.lr, h.momentum, h.dampening, h.nesterov,
+                 h.weight_decay, step == 1)
+    elif h.rule == ADAGRAD:
+        adagrad_step(p, g, _part(state[0], lo, hi), h.lr, h.lr_decay, h.weight_decay, h.eps,
+                     step)
+    elif h.rule == RMSPROP:
+        rmsprop_step(p, g, _part(state[0], lo, hi), _part(state[1], lo, hi),
+                     _part(state[2], lo, hi), h.lr, h.alpha, h.eps, h.weight_decay, h.momentum,
+                     h.centered)
+    elif h.rule == ADAM:
+        adam_step(p, g, _part(state[0], lo, hi), _part(state[1], lo, hi),
+                  _part(state[2], lo, hi), h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, step,
+                  h.amsgrad)
     fp_leave(csr)
 
 
 @jit
-def _adagrad_update(h, p, g, state, lo, hi, step):
-    csr = fp_enter()
-    adagrad_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), h.lr, h.lr_decay,
-                 h.weight_decay, h.eps, step)
-    fp_leave(csr)
-
-
-@jit
-def _rmsprop_update(h, p, g, state, lo, hi, step):
-    csr = fp_enter()
-    rmsprop_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), _part(state[1], lo, hi),
-                 _part(state[2], lo, hi), h.lr, h.alpha, h.eps, h.weight_decay, h.momentum,
-                 h.centered)
-    fp_leave(csr)
-
-
-@jit
-def _adam_update(h, p, g, state, lo, hi, step):
-    csr = fp_enter()
-    adam_step(p[lo:hi], g[lo:hi], _part(state[0], lo, hi), _part(state[1], lo, hi),
-              _part(state[2], lo, hi), h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, step,
-              h.amsgrad)
-    fp_leave(csr)
-
-
-#: hyperparameter class → its compiled update (the one table to extend for a new rule)
-UPDATES = {SGDHyper: _sgd_update, AdaGradHyper: _adagrad_update,
-           RMSPropHyper: _rmsprop_update, AdamHyper: _adam_update}
-
-
-def optimizer_step(hyper, p, g, state, step, lo=0, hi=-1):
-    """One update of the flat buffer *p* from *g* by the rule *hyper* names (a
-    :class:`SGDHyper` …); *state* is (k, P) with rows ``hyper.ROWS``; *step* counts from 1.
-    With *lo*, *hi* only elements lo … hi − 1 (hi = −1: to the end) are updated, so that
-    threads can share one update."""
-    update = UPDATES.get(type(hyper))
-    if update is None:
-        raise TypeError(f"no compiled update for {type(hyper).__name__}")
-    update(hyper, p, g, state, lo, p.size if hi < 0 else hi, step)
-
-
-@overload(optimizer_step, jit_options=JIT_OPTIONS)
-def _optimizer_step_impl(hyper, p, g, state, step, lo=0, hi=-1):
-    update = UPDATES.get(getattr(hyper, "instance_class", None))
-    if update is None:
-        raise TypingError(f"no compiled update for {hyper}")
-
-    def impl(hyper, p, g, state, step, lo=0, hi=-1):
-        update(hyper, p, g, state, lo, p.size if hi < 0 else hi, step)
-
-    return impl
-
-
 def plain_sgd_lr(hyper):
     """The learning rate if *hyper* is plain SGD (no momentum, no weight decay), else −1:
     such a step can be fused into the backward pass (W ← W − lr·XᵀdZ)."""
-    if isinstance(hyper, SGDHyper) and hyper.momentum == 0.0 and hyper.weight_decay == 0.0:
+    if hyper.rule == SGD and hyper.momentum == 0.0 and hyper.weight_decay == 0.0:
         return hyper.lr
     return -1.0
-
-
-@overload(plain_sgd_lr, jit_options=JIT_OPTIONS)
-def _plain_sgd_lr_impl(hyper):
-    if getattr(hyper, "instance_class", None) is SGDHyper:
-        return lambda hyper: (hyper.lr if hyper.momentum == 0.0 and hyper.weight_decay == 0.0
-                              else -1.0)
-    return lambda hyper: -1.0

@@ -21,7 +21,8 @@ import math
 import numba
 
 from ..._cuda import cuda
-from ..optim import AdaGradHyper, AdamHyper, RMSPropHyper, SGDHyper
+from ..optim import ADAGRAD, ADAM, RMSPROP, SGD
+from ..optim import hyper as make_hyper
 from ._launch import (
     THREADS,
     Launch,
@@ -35,7 +36,7 @@ from ._launch import (
 )
 
 __all__ = ["sgd_step", "adagrad_step", "rmsprop_step", "adam_step", "add_scaled",
-           "optimizer_step", "update_launch", "UPDATES", "kernels", "signatures"]
+           "optimizer_step", "update_launch", "RULES", "kernels", "signatures"]
 
 
 @per_dtype
@@ -156,18 +157,18 @@ def _adam(h, p, g, state):
                           dt(1.0 / math.sqrt(1.0 - h.beta2**step))))
 
 
-#: hyperparameter class → its update rule (the CUDA twin of the CPU table)
-UPDATES = {SGDHyper: _sgd, AdaGradHyper: _adagrad, RMSPropHyper: _rmsprop, AdamHyper: _adam}
+#: update rule → how to launch it (the CUDA twin of the CPU kernel's branches)
+RULES = {SGD: _sgd, ADAGRAD: _adagrad, RMSPROP: _rmsprop, ADAM: _adam}
 
 
 def update_launch(hyper, p, g, state, stream=0, pretyped=False):
     """``(launch, per_step)``: the update launch over the flat device buffer *p* by the rule
     *hyper* names, run as ``launch(*per_step(step))`` (*step* counts from 1); *state* holds
-    the rows ``hyper.ROWS`` (a (k, P) device array, or a sequence of 1-D arrays, unused
+    the rows ``ROWS[hyper.rule]`` (a (k, P) device array, or a sequence of 1-D arrays, unused
     ones empty or None). ``(None, None)`` for an empty buffer."""
-    rule = UPDATES.get(type(hyper))
+    rule = RULES.get(hyper.rule)
     if rule is None:
-        raise TypeError(f"no CUDA update for {type(hyper).__name__}")
+        raise TypeError(f"no CUDA update for rule {hyper.rule!r}")
     if p.size == 0:
         return None, None
     name, args, per_step = rule(hyper, p, g, state)
@@ -175,9 +176,12 @@ def update_launch(hyper, p, g, state, stream=0, pretyped=False):
                   tail=per_step(1), pretyped=pretyped), per_step
 
 
-def optimizer_step(hyper, p, g, state, step, stream=0):
+def optimizer_step(hyper, p, g, state, step, lo=0, hi=-1, stream=0):
     """One update launch over the flat device buffer *p* by the rule *hyper* names;
-    *state* is (k, P) on the device, rows ``hyper.ROWS``; *step* counts from 1."""
+    *state* is (k, P) on the device, rows ``ROWS[hyper.rule]``; *step* counts from 1;
+    *lo*, *hi* are accepted for the CPU twin's sake and must cover the whole buffer."""
+    if lo != 0 or hi not in (-1, p.size):
+        raise ValueError("the GPU update runs over the whole buffer")
     launch, per_step = update_launch(hyper, p, g, state, stream)
     if launch is not None:
         launch(*per_step(step))
@@ -194,8 +198,9 @@ def sgd_step(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_s
                        p ← p − lr · (g + μ·b if nesterov else b).
     ``buf`` is unused (may be empty) when momentum == 0.
     """
-    optimizer_step(SGDHyper(lr, momentum, dampening, weight_decay, nesterov), p, g, (buf,),
-                   1 if first_step else 2, stream)
+    optimizer_step(make_hyper(SGD, lr=lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov), p, g, (buf,),
+                   1 if first_step else 2, stream=stream)
 
 
 def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step, stream=0):
@@ -203,8 +208,8 @@ def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step, stream=
 
     *step* counts from 1.
     """
-    optimizer_step(AdaGradHyper(lr, lr_decay, weight_decay, eps), p, g, (state_sum,), step,
-                   stream)
+    optimizer_step(make_hyper(ADAGRAD, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                              eps=eps), p, g, (state_sum,), step, stream=stream)
 
 
 def rmsprop_step(p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weight_decay,
@@ -213,8 +218,9 @@ def rmsprop_step(p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weigh
     else d = √s + eps; with momentum μ > 0: b ← μ·b + g/d, p ← p − lr·b, else
     p ← p − lr·g/d. ``grad_avg``/``momentum_buf`` may be empty unless needed.
     """
-    optimizer_step(RMSPropHyper(lr, alpha, eps, weight_decay, momentum, centered), p, g,
-                   (square_avg, grad_avg, momentum_buf), 1, stream)
+    optimizer_step(make_hyper(RMSPROP, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered), p, g,
+                   (square_avg, grad_avg, momentum_buf), 1, stream=stream)
 
 
 def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsgrad, stream=0):
@@ -225,8 +231,9 @@ def adam_step(p, g, m, v, v_max, lr, beta1, beta2, eps, weight_decay, step, amsg
     The bias corrections are computed here on the host. ``v_max`` may be
     empty unless amsgrad.
     """
-    optimizer_step(AdamHyper(lr, beta1, beta2, eps, weight_decay, amsgrad), p, g, (m, v, v_max),
-                   step, stream)
+    optimizer_step(make_hyper(ADAM, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                         weight_decay=weight_decay, amsgrad=amsgrad), p, g, (m, v, v_max),
+                   step, stream=stream)
 
 
 def add_scaled(y, x, a, stream=0):
