@@ -128,14 +128,14 @@ def _reduce_update(hyper, params, grads, others, state, lo, hi, step):
     fp_leave(csr)
 
 
-@jit
 def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, losses,
                       correct):
     """:func:`.engine.train_steps` with every batch split between the threads of *split*
     (see the module docstring); the caller holds BLAS to one thread. Returns the number
     of batches completed, stopping before the update of a batch whose loss is not finite.
     """
-    # Numba's parallel loops take tuples only as function arguments: unpack them here
+    # Numba's parallel loops take tuples only as function arguments, so the compiled loop
+    # takes the arrays; unpacking here in Python also spares a level of compiled code
     return _split_steps(batches.X, batches.T, batches.order, batches.contiguous,
                         batches.batch_size, first_batch, last_batch, net.params, net.grads,
                         net.plan, loss.code, loss.scale_kind,
