@@ -154,7 +154,8 @@ def test_train_with_every_optimizer_and_options(capsys, optimizer, extra):
     result = json.loads(out)
     assert result["optimizer"]["name"] == optimizer
     assert result["model"] == {"architecture": "64-32-16-10", "sizes": [64, 32, 16, 10],
-                               "activation": "tanh", "weight_decay": 1e-4}
+                               "activation": "tanh", "weight_decay": 1e-4,
+                               "batchnorm": False, "dropout": 0.0}
     if optimizer == "momentum":
         assert result["optimizer"]["momentum"] == 0.8
     assert result["test_accuracy"] > 0.5
