@@ -1,7 +1,7 @@
 """CUDA kernels: ``@cuda.jit`` twins of :mod:`numbann.kernels` and their launch wrappers.
 
 Modules mirror the CPU ones — :mod:`.activations`, :mod:`.dense`,
-:mod:`.losses`, :mod:`.optim`, :mod:`.engine` — plus :mod:`.reduce` (sums
+:mod:`.losses`, :mod:`.norm`, :mod:`.optim`, :mod:`.engine` — plus :mod:`.reduce` (sums
 and accuracy counts kept on the device), :mod:`.gather` (mini-batch gather
 by a permutation) and :mod:`.memory`. Every wrapper has the CPU kernel's
 name and arguments, takes C-contiguous Numba device arrays (views of a flat
@@ -41,10 +41,10 @@ if cuda is None:  # pragma: no cover - depends on the installation
     raise CudaUnavailableError(
         "numbann.kernels.cuda needs Numba's CUDA target: pip install 'numbann[cuda]'")
 
-from . import activations, dense, engine, gather, losses, memory, optim, reduce  # noqa: E402
+from . import activations, dense, engine, gather, losses, memory, norm, optim, reduce  # noqa: E402
 
 #: the kernel modules, each with ``kernels(dtype)`` and ``signatures(dtype)``
-MODULES = (activations, dense, losses, reduce, optim, gather, memory)
+MODULES = (activations, dense, losses, norm, reduce, optim, gather, memory)
 
-__all__ = ["activations", "dense", "losses", "reduce", "optim", "gather", "memory", "engine",
-           "MODULES"]
+__all__ = ["activations", "dense", "losses", "norm", "reduce", "optim", "gather", "memory",
+           "engine", "MODULES"]
