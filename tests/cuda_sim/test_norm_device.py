@@ -170,3 +170,21 @@ def test_divergence_replay_restores_the_running_statistics(data):
     assert _engine_call(cpu, x, t, 0, 2)[0] == 2
     _assert_states_close(_state(diverged), _state(cpu))
     assert np.isfinite(_state(diverged)[2]).all()
+
+
+def test_evaluate_and_predict_in_evaluation_mode_equal_the_cpu(data, rng):
+    """The engine's evaluation (nb.evaluate) and predict: the textbook's dropout (×(1 − p))
+    without a batch norm before it, a batch norm without γ, β at its running statistics."""
+    x, t = data
+    model = nb.Sequential(nb.Linear(D, H, rng=0), nb.Sigmoid(), nb.Dropout(0.4, inverted=False),
+                          nb.Linear(H, K, rng=1), nb.BatchNorm1d(K, affine=False),
+                          nb.Linear(K, C, rng=2))
+    model[4].running_mean.data = rng.standard_normal(K)
+    model[4].running_var.data = rng.uniform(0.2, 3, K)
+    cpu = nb.evaluate(model, nb.CrossEntropyLoss(), x, t, batch_size=8), model.predict(x)
+    model.to("cuda")
+    gpu = nb.evaluate(model, nb.CrossEntropyLoss(), x, t, batch_size=8), model.predict(x)
+    assert gpu[0][0] == pytest.approx(cpu[0][0], rel=1e-5) and gpu[0][1] == cpu[0][1]
+    np.testing.assert_allclose(gpu[1], cpu[1], rtol=1e-5, atol=1e-6)
+    model.train()
+    assert not np.allclose(model.predict(x, training=True), gpu[1])  # the modes differ

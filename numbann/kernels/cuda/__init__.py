@@ -27,7 +27,11 @@ A device training step (:mod:`.engine`) is::
     optimizer_step(hyper, params, grads, state, step)             # 1, flat buffers
 
 (with identity as the last layer's activation when the loss is the fused
-softmax + CE; softmax as an activation costs one more launch each way).
+softmax + CE; softmax as an activation costs one more launch each way). A
+batch norm adds one launch each way (:mod:`.norm`: statistics,
+normalization, activation, running update and dropout in one; the mask, f'
+and the batch-norm backward in one), and so does a dropout layer without a
+batch norm before it.
 Importing this package needs Numba's CUDA target (``pip install
 "numbann[cuda]"``) but no GPU: the kernels compile on first launch, or when
 the engine prepares a step (:func:`.engine.prepare`), and
