@@ -22,8 +22,9 @@ with a message saying which and why:
    (ReLU, Adam, batch 128) on the GPU with ``fit``, and of the CPU engine on
    the same machine;
 7. PyTorch on the same GPU, when it is importable (the benchmarks' recipe);
-8. GPU-against-CPU parameter agreement after the same steps, and the
-   launches per step.
+8. GPU-against-CPU parameter agreement after the same steps — for the two
+   networks and for the deeper one with batch norm and dropout (its running
+   statistics and evaluation loss too) — and the launches per step.
 
 A table is printed last; the results go to ``benchmarks/gpu_results.json``:
 ``device``, ``versions``, per network ``epoch.<shapes>.gpu_s`` and ``cpu_s``
@@ -131,6 +132,13 @@ def _data(check):
     return x, t, "synthetic (MNIST's shape)" if not check.simulator else "synthetic (tiny)"
 
 
+def _optimizer(net, model):
+    import numbann as nb
+
+    return (nb.optim.SGD(model.parameters(), lr=net.lr) if net.opt == "sgd" else
+            nb.optim.Adam(model.parameters(), lr=net.lr))
+
+
 def _model(net, device):
     import workloads
 
@@ -144,19 +152,40 @@ def _model(net, device):
             layers.append(acts[net.act]())
     model = nb.Sequential(*layers)
     model.flat_parameters[...] = workloads.initial_flat(net)
-    opt = (nb.optim.SGD(model.parameters(), lr=net.lr) if net.opt == "sgd" else
-           nb.optim.Adam(model.parameters(), lr=net.lr))
-    return model.to(device), opt
+    return model.to(device), _optimizer(net, model)
 
 
-def _fit(net, device, x, t, epochs, seed=0):
-    """(history, final flat parameters on the host) of ``fit`` on *device*."""
+#: the drop probability of the batch-norm network's dropout layers
+BN_DROPOUT = 0.2
+
+
+def _bn_model(net, device):
+    """*net* with a batch norm after each hidden product and dropout after each hidden
+    activation (the textbook's MultiLayerNetExtend order), He-initialised from a fixed
+    seed. The hidden products have no bias: a batch norm subtracts it, so its gradient
+    is rounding noise, which Adam would turn into steps of ±lr that differ between
+    devices."""
     import numbann as nb
 
-    model, opt = _model(net, device)
+    acts = {"sigmoid": nb.Sigmoid, "relu": nb.ReLU}
+    layers = []
+    for m, (a, b) in enumerate(net.layer_shapes):
+        hidden = m < len(net.layer_shapes) - 1
+        layers.append(nb.Linear(a, b, bias=not hidden, init="he", rng=m))
+        if hidden:
+            layers += [nb.BatchNorm1d(b), acts[net.act](), nb.Dropout(BN_DROPOUT, rng=m)]
+    model = nb.Sequential(*layers)
+    return model.to(device), _optimizer(net, model)
+
+
+def _fit(net, device, x, t, epochs, seed=0, build=_model):
+    """(history, the trained model, now on the host) of ``fit`` on *device*."""
+    import numbann as nb
+
+    model, opt = build(net, device)
     hist = nb.fit(model, nb.CrossEntropyLoss(), opt, x, t, epochs=epochs, batch_size=net.batch,
                   seed=seed, verbose=0)
-    return hist, np.array(model.backend.to_host(model.flat_parameters))
+    return hist, model.to("cpu")
 
 
 def _cuda_timer(cuda, check):
@@ -382,7 +411,8 @@ def epochs(check):
         entry = {"batch": net.batch, "steps": math.ceil(len(x) / net.batch),
                  "recipe": f"{net.act} {net.opt} lr {net.lr}"}
         for device, key in (("cuda", "gpu"), ("cpu", "cpu")):
-            hist, flat = _fit(net, device, x, t, n_epochs)
+            hist, model = _fit(net, device, x, t, n_epochs)
+            flat = model.flat_parameters.copy()
             times = hist.history["epoch_time"]
             entry.update({f"{key}_s": min(times[1:]), f"{key}_first_s": times[0],
                           f"{key}_jit_s": hist.params["jit_time"],
@@ -438,9 +468,12 @@ def pytorch(check):
 
 def agreement(check):
     """The same short run on the GPU and the CPU ends with parameters that agree as the
-    benchmarks require (harness.assert_params_agree); counts the launches per step."""
+    benchmarks require (harness.assert_params_agree) — for the two networks, and for the
+    deeper one with batch norm and dropout, whose running statistics and evaluation loss
+    must agree too; counts the launches per step."""
     import harness
 
+    import numbann as nb
     from numbann.kernels.cuda import engine
     from numbann.kernels.cuda._launch import Launch
 
@@ -458,32 +491,51 @@ def agreement(check):
         return done
 
     results = {}
-    for net in _nets(check):
+    nets = [(net, net.name, _model) for net in _nets(check)]
+    nets.append((nets[-1][0], f"{nets[-1][1]} batch norm + dropout", _bn_model))
+    for net, name, build in nets:
         steps = 2 if check.simulator else 20
         rows = slice(0, steps * net.batch)
         counts.update(launches=0, steps=0)
         Launch.__call__, engine.train_steps = counted, counted_steps
         try:
-            _, gpu = _fit(net, "cuda", x[rows], t[rows], 1, seed=3)
+            _, gpu = _fit(net, "cuda", x[rows], t[rows], 1, seed=3, build=build)
         finally:
             Launch.__call__, engine.train_steps = call, train_steps
-        _, cpu = _fit(net, "cpu", x[rows], t[rows], 1, seed=3)
-        diff = float(np.abs(gpu.astype(np.float64) - cpu).max())
+        _, cpu = _fit(net, "cpu", x[rows], t[rows], 1, seed=3, build=build)
+        diff = float(np.abs(gpu.flat_parameters.astype(np.float64) - cpu.flat_parameters).max())
         entry = {"steps": steps, "max_abs_diff": diff,
                  "launches_per_step": counts["launches"] / max(counts["steps"], 1)}
-        long_run = check.models.get(net.name, {})
+        long_run = check.models.get(name, {})
         if len(long_run) == 2:  # step 6's full epochs, for the record
             entry["epochs_max_abs_diff"] = float(np.abs(long_run["cuda"].astype(np.float64)
                                                         - long_run["cpu"]).max())
-        results[net.name] = entry
+        results[name] = entry
+        label = f"{net.label}{name.removeprefix(net.name)}"
         try:
-            harness.assert_params_agree(gpu, cpu, net, steps, f"{net.label} GPU vs CPU")
+            harness.assert_params_agree(gpu.flat_parameters, cpu.flat_parameters, net, steps,
+                                        f"{label} GPU vs CPU")
+            if build is _bn_model:
+                _stats_agree(nb, gpu, cpu, x[rows], t[rows], entry, label)
         except AssertionError as exc:
             check.results["agreement"] = results
             raise CheckFailed(str(exc)) from exc
-        check.row("agree", f"{net.label}: {steps} steps",
+        check.row("agree", f"{label}: {steps} steps",
                   f"max |Δp| {diff:.2g}, {entry['launches_per_step']:.0f} launches/step")
     check.results["agreement"] = results
+
+
+def _stats_agree(nb, gpu, cpu, x, t, entry, label):
+    """The running statistics of two batch-norm models agree to 1e-3 (relative to their
+    scale) and so do their evaluation-mode losses on (x, t), both computed on the CPU."""
+    stats_diff = float(np.abs(gpu.flat_stats.astype(np.float64) - cpu.flat_stats).max())
+    scale = max(1.0, float(np.abs(cpu.flat_stats).max()))
+    got, want = (nb.evaluate(m, nb.CrossEntropyLoss(), x, t)[0] for m in (gpu, cpu))
+    entry.update(stats_max_abs_diff=stats_diff, eval_loss_gpu=got, eval_loss_cpu=want)
+    assert stats_diff <= 1e-3 * scale, (
+        f"{label} GPU vs CPU: running statistics differ by up to {stats_diff:.3g}")
+    assert abs(got - want) <= 1e-3 * abs(want), (
+        f"{label} GPU vs CPU: evaluation loss {got:.6g} vs {want:.6g}")
 
 
 STEPS = (("preflight", preflight), ("tiny kernel", tiny_kernel), ("kernel tests", kernel_tests),

@@ -126,13 +126,14 @@ class CUDABackend(_Singleton):
             gather,
             losses,
             memory,
+            norm,
             optim,
             reduce,
         )
 
         self.kernels = SimpleNamespace(activations=activations, dense=dense, losses=losses,
-                                       optim=optim, reduce=reduce, gather=gather, memory=memory,
-                                       engine=engine)
+                                       norm=norm, optim=optim, reduce=reduce, gather=gather,
+                                       memory=memory, engine=engine)
 
     def holds(self, arr):
         """Whether *arr* is a Numba device array; TypeError for another library's GPU

@@ -48,8 +48,14 @@ def test_the_check_runs_every_step_on_the_simulator(tmp_path):
         assert entry["gpu_s"] > 0 and entry["cpu_s"] > 0
         assert entry["gpu_engine"] == entry["cpu_engine"] == "compiled"
         assert entry["gpu_loss"] == pytest.approx(entry["cpu_loss"], rel=1e-5)
-    assert results["agreement"]["12-8-4"]["launches_per_step"] == 7
-    assert results["agreement"]["12-10-8-4"]["launches_per_step"] == 9
+    agree = results["agreement"]
+    assert agree["12-8-4"]["launches_per_step"] == 7
+    assert agree["12-10-8-4"]["launches_per_step"] == 9
+    # the deeper network with a batch norm and dropout after each hidden layer
+    bn = agree["12-10-8-4 batch norm + dropout"]
+    assert bn["launches_per_step"] == 13
+    assert bn["stats_max_abs_diff"] < 1e-5
+    assert bn["eval_loss_gpu"] == pytest.approx(bn["eval_loss_cpu"], rel=1e-5)
     assert len(results["gemm"]) == 5 and set(results["launch_us"]) == {
         "empty_kernel_us", "backward_dispatch_us", "backward_pretyped_us"}
     # the table comes last, then where the results went

@@ -16,6 +16,13 @@ if SIMULATOR:
     simfixes.patch()
 
 
+def pytest_configure(config):
+    # pytest resets the warning filters around each test: give it this one as its own
+    action, message, category, module = simfixes.UINT64_WRAPPING
+    config.addinivalue_line("filterwarnings",
+                            f"{action}:{message}:{category.__name__}:{module}")
+
+
 def pytest_collection_modifyitems(config, items):
     ok, reason = cuda_status()
     if not ok:

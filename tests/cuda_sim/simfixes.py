@@ -3,6 +3,7 @@
 
 import sys
 import threading
+import warnings
 
 import numpy as np
 
@@ -65,6 +66,17 @@ def _strict_device_arrays():
     fake.__getattr__ = __getattr__
 
 
+#: the dropout generator's uint64 arithmetic wraps on purpose (as on a GPU and in the CPU
+#: kernel); the simulator runs it on NumPy scalars, which warn at every wrap. As a warnings
+#: filter: (action, message, category, module)
+UINT64_WRAPPING = ("ignore", r"overflow encountered in scalar (add|multiply)", RuntimeWarning,
+                   r"numbann\.kernels\.cuda\.norm")
+
+
+def _quiet_uint64_wrapping():
+    warnings.filterwarnings(*UINT64_WRAPPING)
+
+
 def patch():
     """Apply the fixes above and a short GIL switch interval: the simulator runs a
     block's threads as Python threads and polls them at every syncthreads; with the
@@ -72,4 +84,5 @@ def patch():
     simulator is ~10x faster. Call it only under the simulator, once."""
     _lock_shared_arrays()
     _strict_device_arrays()
+    _quiet_uint64_wrapping()
     sys.setswitchinterval(1e-5)

@@ -1,7 +1,7 @@
 """CUDA kernels: ``@cuda.jit`` twins of :mod:`numbann.kernels` and their launch wrappers.
 
 Modules mirror the CPU ones — :mod:`.activations`, :mod:`.dense`,
-:mod:`.losses`, :mod:`.optim`, :mod:`.engine` — plus :mod:`.reduce` (sums
+:mod:`.losses`, :mod:`.norm`, :mod:`.optim`, :mod:`.engine` — plus :mod:`.reduce` (sums
 and accuracy counts kept on the device), :mod:`.gather` (mini-batch gather
 by a permutation) and :mod:`.memory`. Every wrapper has the CPU kernel's
 name and arguments, takes C-contiguous Numba device arrays (views of a flat
@@ -27,7 +27,11 @@ A device training step (:mod:`.engine`) is::
     optimizer_step(hyper, params, grads, state, step)             # 1, flat buffers
 
 (with identity as the last layer's activation when the loss is the fused
-softmax + CE; softmax as an activation costs one more launch each way).
+softmax + CE; softmax as an activation costs one more launch each way). A
+batch norm adds one launch each way (:mod:`.norm`: statistics,
+normalization, activation, running update and dropout in one; the mask, f'
+and the batch-norm backward in one), and so does a dropout layer without a
+batch norm before it.
 Importing this package needs Numba's CUDA target (``pip install
 "numbann[cuda]"``) but no GPU: the kernels compile on first launch, or when
 the engine prepares a step (:func:`.engine.prepare`), and
@@ -41,10 +45,10 @@ if cuda is None:  # pragma: no cover - depends on the installation
     raise CudaUnavailableError(
         "numbann.kernels.cuda needs Numba's CUDA target: pip install 'numbann[cuda]'")
 
-from . import activations, dense, engine, gather, losses, memory, optim, reduce  # noqa: E402
+from . import activations, dense, engine, gather, losses, memory, norm, optim, reduce  # noqa: E402
 
 #: the kernel modules, each with ``kernels(dtype)`` and ``signatures(dtype)``
-MODULES = (activations, dense, losses, reduce, optim, gather, memory)
+MODULES = (activations, dense, losses, norm, reduce, optim, gather, memory)
 
-__all__ = ["activations", "dense", "losses", "reduce", "optim", "gather", "memory", "engine",
-           "MODULES"]
+__all__ = ["activations", "dense", "losses", "norm", "reduce", "optim", "gather", "memory",
+           "engine", "MODULES"]
