@@ -8,11 +8,11 @@ grid-stride loops.
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _background import background
 
 from numbann._cuda import cuda
 
@@ -21,13 +21,16 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.gpu_check import SIMULATOR_ENV  # noqa: E402  (the one place it is defined)
 
 
+def _simulator_run(out_dir):
+    return ([sys.executable, "-m", "pytest", "tests/cuda_sim", "-q", "-p", "no:cacheprovider"],
+            {**os.environ, **SIMULATOR_ENV}, ROOT)
+
+
 @pytest.mark.skipif(cuda is None, reason="Numba's CUDA target (numbann[cuda]) is not installed")
-def test_cuda_kernels_under_the_simulator():
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/cuda_sim", "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, env={**os.environ, **SIMULATOR_ENV}, capture_output=True, text=True, timeout=900)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output
+@background(_simulator_run)
+def test_cuda_kernels_under_the_simulator(background_result):
+    output = background_result.output
+    assert background_result.returncode == 0, output
     passed = re.search(r"(\d+) passed", output)
     assert passed and int(passed.group(1)) >= 100, output
     assert "skipped" not in output, output

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _background import background
 
 from numbann._cuda import SIMULATOR, cuda, cuda_status
 
@@ -24,18 +25,25 @@ pytestmark = pytest.mark.skipif(cuda is None or SIMULATOR,
                                 reason="needs Numba's CUDA target, outside the simulator")
 
 
-def _check(*args, timeout=300):
+def _command(*args):
     env = {k: v for k, v in os.environ.items()
            if k != "NUMBA_ENABLE_CUDASIM" and not k.startswith("NUMBANN_CUDA_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return [sys.executable, "-m", "benchmarks.gpu_check", *args], env, ROOT
 
 
-def test_the_check_runs_every_step_on_the_simulator(tmp_path):
-    out = tmp_path / "results.json"
-    proc = _check("--simulator", "--out", str(out))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def _check(*args, timeout=300):
+    argv, env, cwd = _command(*args)
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@background(lambda out_dir: _command("--simulator", "--out", str(out_dir / "results.json")),
+            timeout=600)
+def test_the_check_runs_every_step_on_the_simulator(background_result):
+    out = background_result.out_dir / "results.json"
+    stdout = background_result.stdout
+    assert background_result.returncode == 0, background_result.output
     results = json.loads(out.read_text())
     assert results["simulator"] is True and results["failed"] is None
     assert results["device"] == "Numba CUDA simulator"
@@ -59,7 +67,7 @@ def test_the_check_runs_every_step_on_the_simulator(tmp_path):
     assert len(results["gemm"]) == 5 and set(results["launch_us"]) == {
         "empty_kernel_us", "backward_dispatch_us", "backward_pretyped_us"}
     # the table comes last, then where the results went
-    tail = proc.stdout.strip().splitlines()
+    tail = stdout.strip().splitlines()
     assert tail[-1] == f"results: {out}"
     assert tail[-2].lstrip().startswith("step") and "8. agreement" in tail[-2]
 
