@@ -1,7 +1,7 @@
 """The data-parallel training engine (CPU): every core works through the whole step.
 
 :func:`train_steps_split` trains like :func:`.engine.train_steps` on the same
-arguments, but each batch is split between T threads (``prange``):
+arguments, but each batch is split between a team of T threads (:mod:`._threads`):
 
 1. each thread gathers its share of the rows, runs the forward pass, the loss
    and the backward pass on them with single-threaded BLAS (the caller holds
@@ -23,11 +23,11 @@ penalty take the serial engine; so do batches too small to share
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from .._config import jit
 from ._fpenv import fp_enter, fp_leave
+from ._threads import meet, new_sync, run_team
 from .dense import dense_backward, dense_forward
 from .engine import Network, count_correct, forward_rows, gather_rows
 from .losses import batch_scale, loss_dense
@@ -77,7 +77,6 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
         for i in range(idle.size):
             idle[i] = 0
         return
-    csr = fp_enter()
     r0, r1 = t * n // parts, (t + 1) * n // parts
     net_grads = grads if t == 0 else others[t - 1]
     xbuf, tbuf, work, dwork = xbuf[t], tbuf[t], work[t], dwork[t]
@@ -112,20 +111,17 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
                        layer["act"], da, weight(layer, g), bias(layer, g), d_prev, m > 0, False)
     part_loss[t] = value
     part_hits[t] = hits
-    fp_leave(csr)
 
 
 @jit
 def _reduce_update(hyper, params, grads, others, state, lo, hi, step):
     """Σ of the threads' gradients over elements lo … hi − 1 of the flat buffers, into the
     model's gradient, then the optimizer's update of those elements."""
-    csr = fp_enter()
     for t in range(others.shape[0]):
         other = others[t]
         for i in range(lo, hi):
             grads[i] += other[i]
     optimizer_step(hyper, params, grads, state, step, lo, hi)
-    fp_leave(csr)
 
 
 def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, losses,
@@ -134,60 +130,69 @@ def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, l
     (see the module docstring); the caller holds BLAS to one thread. Returns the number
     of batches completed, stopping before the update of a batch whose loss is not finite.
     """
-    # Numba's parallel loops take tuples only as function arguments, so the compiled loop
-    # takes the arrays; unpacking here in Python also spares a level of compiled code
-    return _split_steps(batches.X, batches.T, batches.order, batches.contiguous,
-                        batches.batch_size, first_batch, last_batch, net.params, net.grads,
-                        net.plan, loss.code, loss.scale_kind,
-                        loss.scale_value, opt.hyper, opt.state, opt.step, split.xbuf,
-                        split.tbuf, split.work, split.dwork, split.grads, split.loss,
-                        split.correct, losses, correct)
+    args = (batches.X, batches.T, batches.order, batches.contiguous, batches.batch_size,
+            first_batch, last_batch, net.params, net.grads, net.plan, loss.code,
+            loss.scale_kind, loss.scale_value, opt.hyper, opt.state, opt.step, split.xbuf,
+            split.tbuf, split.work, split.dwork, split.grads, split.loss, split.correct,
+            losses, correct)
+    return run_team(_split_worker, split.loss.size, args, new_sync())
 
 
-@jit(parallel=True)
-def _split_steps(X, T, order, contiguous, bs, first_batch, last_batch, params, grads, plan,
-                 loss_code, scale_kind, scale_value, hyper, state, step0, xbuf, tbuf, work,
-                 dwork, others, part_loss, part_hits, losses, correct):
+@jit
+def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, params, grads,
+                  plan, loss_code, scale_kind, scale_value, hyper, state, step0, xbuf, tbuf,
+                  work, dwork, others, part_loss, part_hits, losses, correct, sync):
+    """Worker t of the team (:mod:`._threads`) through batches first_batch … last_batch − 1:
+    its share of each step, a meeting, the sum and update of its slice of the flat
+    buffers, a meeting. Returns the batches completed (−1 if another worker failed)."""
     threads = part_loss.size
     n_total = order.size
     c = out_width(plan)
-    n_params = params.size
+    p0, p1 = t * params.size // threads, (t + 1) * params.size // threads
+    csr = fp_enter()
     done = 0
     for k in range(first_batch, last_batch):
         lo = k * bs
         n = min(bs, n_total - lo)
         scale = batch_scale(scale_kind, scale_value, n, c)
         parts = threads if n >= threads * MIN_ROWS else 1
-        for t in numba.prange(threads):
-            _share(np.int64(t), parts, n, X, T, order, contiguous, lo, scale, params, grads,
-                   others, plan, xbuf, tbuf, work, dwork, loss_code, part_loss, part_hits)
+        _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan,
+               xbuf, tbuf, work, dwork, loss_code, part_loss, part_hits)
+        if not meet(sync, 2 * done + 1, threads):
+            done = -1
+            break
         value = 0.0
         hits = 0
-        for t in range(threads):
-            value += part_loss[t]
-            hits += part_hits[t]
-        losses[k] = value
-        correct[k] = hits
-        if not np.isfinite(value):
-            return done
-        for t in numba.prange(threads):
-            _reduce_update(hyper, params, grads, others, state, t * n_params // threads,
-                           (t + 1) * n_params // threads, step0 + done + 1)
+        for i in range(threads):
+            value += part_loss[i]
+            hits += part_hits[i]
+        if t == 0:
+            losses[k] = value
+            correct[k] = hits
+        if not np.isfinite(value):  # every worker sees the same sum and stops here
+            break
+        _reduce_update(hyper, params, grads, others, state, p0, p1, step0 + done + 1)
+        if not meet(sync, 2 * done + 2, threads):
+            done = -1
+            break
         done += 1
+    fp_leave(csr)
     return done
 
 
 @jit
-def _forward_share(t, parts, X, net, work, out):
-    """Thread t's share of the rows of X (of *parts*) through the network, in evaluation
-    mode, into the same rows of *out*."""
+def _forward_share(t, X, params, grads, plan, stats, counts, work, out, sync):
+    """Worker t's share of the rows of X (of work.shape[0] shares) through the network, in
+    evaluation mode, into the same rows of *out*."""
+    parts = work.shape[0] if X.shape[0] >= work.shape[0] * MIN_ROWS else 1
     n = X.shape[0]
     r0, r1 = t * n // parts, (t + 1) * n // parts
     if r1 <= r0:
         return
     csr = fp_enter()
     share = -(-n // parts)
-    layout = work_layout(net.plan, share)[0]
+    net = Network(params, grads, plan, stats, counts)
+    layout = work_layout(plan, share)[0]
     y = forward_rows(X[r0:r1], net, 0, work[t], layout, 0)
     dst = out[r0:r1]
     for i in range(r1 - r0):
@@ -196,18 +201,10 @@ def _forward_share(t, parts, X, net, work, out):
     fp_leave(csr)
 
 
-@jit(parallel=True)
-def _forward_split(X, params, grads, plan, stats, counts, work, out):
-    threads = work.shape[0]
-    parts = threads if X.shape[0] >= threads * MIN_ROWS else 1
-    net = Network(params, grads, plan, stats, counts)
-    for t in numba.prange(threads):
-        _forward_share(t, parts, X, net, work, out)
-
-
-@jit
 def predict_split(X, net, work, out):
     """out (N, C) ← the network's output for X (N, I) in evaluation mode, its rows split
-    between the threads of *work* ((T, W) work arrays, each laid out by
+    between work.shape[0] threads (each with a work array laid out by
     :func:`.plan.work_layout` for ⌈N/T⌉ rows); the caller holds BLAS to one thread."""
-    _forward_split(X, net.params, net.grads, net.plan, net.stats, net.counts, work, out)
+    run_team(_forward_share, work.shape[0],
+             (X, net.params, net.grads, net.plan, net.stats, net.counts, work, out),
+             new_sync())

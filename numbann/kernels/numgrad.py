@@ -12,8 +12,9 @@ float64, but computed without redoing what a perturbation cannot change:
 * the loss is a sum of per-row terms, so unchanged rows cancel exactly in
   the difference and are skipped.
 
-Parameters are processed in parallel (prange) in chunks, each with its own
-row scratch. Batch norm couples the rows of a batch, so networks with batch
+Parameters are shared between Numba's threads (a team, :mod:`._threads`) in
+chunks that each worker takes as it finishes the last, each worker with its
+own row scratch. Batch norm couples the rows of a batch, so networks with batch
 norm or dropout go through :func:`coupled_numerical_gradient`, which
 recomputes every row but still only from the perturbed column on.
 """
@@ -24,6 +25,7 @@ import numpy as np
 from .._config import jit
 from ._fpenv import fp_enter, fp_leave
 from ._memory import copy_into
+from ._threads import atomic_add, atomic_load, new_sync, run_team
 from .activations import SOFTMAX, apply_inplace
 from .dense import add_bias_inplace
 from .losses import row_loss
@@ -122,22 +124,32 @@ def _perturbed_row_loss(layer, k, i, dz, Zs, As, offs, params, plan, code, t_row
     return True, row_loss(code, out, t_row, 1.0, buf3[:0], False)
 
 
-@jit(parallel=True)
+#: how many pieces the parameters are cut into; the workers take them one at a time
+CHUNKS = 256
+
+
 def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
     """Central-difference gradient of a dense network's loss for every parameter.
 
     X (N, I) and T (N, C) float64 (T dense: one-hot, probabilities or
     regression targets); params (P,) float64, the flat parameters laid out by
     *plan* (:mod:`.plan`). The loss is ``scale · Σ_i row_loss(code, A_L[i], T[i])``.
-    Writes grad (P,) with grad[p] = (L(w_p + h) − L(w_p − h)) / 2h.
+    Writes grad (P,) with grad[p] = (L(w_p + h) − L(w_p − h)) / 2h, the parameters
+    shared between Numba's threads (:mod:`._threads`).
     """
-    # subnormals are flushed by each chunk of the parallel part, and only there: Numba's
-    # worker threads start at the first parallel launch (np.zeros below is one) and
-    # inherit the launching thread's floating-point state for good
+    Zs, As, offs, base, jobs = _dense_setup(X, T, params, plan, code)
+    run_team(_dense_chunks, numba.get_num_threads(),
+             (X, T, Zs, As, offs, base, jobs, params, plan, code, scale, h, grad), new_sync())
+
+
+@jit
+def _dense_setup(X, T, params, plan, code):
+    """One forward pass keeping every layer's pre-activation Z and output A (layer m's
+    rows at offs[m] + i·fan_out of the flat Zs and As), each row's loss, and every
+    parameter as a job (layer, input column a or −1 for a bias, output k, flat index)."""
+    csr = fp_enter()
     n = X.shape[0]
     n_layers = plan.size
-    # one forward pass, keeping every layer's pre-activation Z and output A:
-    # layer m's rows live at offs[m] + i·fan_out in the flat Zs and As
     offs = np.zeros(n_layers + 1, np.int64)
     for m in range(n_layers):
         offs[m + 1] = offs[m] + n * plan[m]["fan_out"]
@@ -160,8 +172,6 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
     base = np.empty(n)
     for i in range(n):
         base[i] = row_loss(code, out[i], T[i], 1.0, base[:0], False)
-
-    # every parameter as (layer, input column a or −1 for a bias, output k, flat index)
     total = 0
     for m in range(n_layers):
         total += (plan[m]["fan_in"] + (1 if plan[m]["has_bias"] else 0)) * plan[m]["fan_out"]
@@ -176,13 +186,32 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
                 jobs[q, 3] = (plan[m]["b_off"] + k if is_bias
                               else plan[m]["w_off"] + a * fan_out + k)
                 q += 1
+    fp_leave(csr)
+    return Zs, As, offs, base, jobs
 
+
+@jit
+def _next_chunk(sync, total):
+    """The rows lo … hi − 1 of the job table the calling worker takes next ((0, 0) when none
+    is left or a worker has failed); sync[0] counts the chunks handed out."""
+    n_chunks = min(total, CHUNKS)
+    c = atomic_add(sync, 0, 1)
+    if c >= n_chunks or atomic_load(sync, 1) != 0:
+        return 0, 0
+    return c * total // n_chunks, (c + 1) * total // n_chunks
+
+
+@jit
+def _dense_chunks(t, X, T, Zs, As, offs, base, jobs, params, plan, code, scale, h, grad,
+                  sync):
+    """Worker t: chunks of the jobs of :func:`_dense_setup` until none is left."""
+    csr = fp_enter()
+    n = X.shape[0]
     width = max_width(plan)
-    n_chunks = min(total, 256)  # prange splits these among the threads
-    for c in numba.prange(n_chunks):
-        chunk_csr = fp_enter()
-        buf1, buf2, buf3 = np.empty(width), np.empty(width), np.empty(width)
-        for q in range(c * total // n_chunks, (c + 1) * total // n_chunks):
+    buf1, buf2, buf3 = np.empty(width), np.empty(width), np.empty(width)
+    lo, hi = _next_chunk(sync, jobs.shape[0])
+    while hi > lo:
+        for q in range(lo, hi):
             m, a, k, p = jobs[q, 0], jobs[q, 1], jobs[q, 2], jobs[q, 3]
             fan_in = plan[m]["fan_in"]
             diff = 0.0
@@ -199,7 +228,8 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
                                                T[i], buf1, buf2, buf3)
                 diff += (fp if ok_p else base[i]) - (fm if ok_m else base[i])
             grad[p] = diff * scale / (2.0 * h)
-        fp_leave(chunk_csr)
+        lo, hi = _next_chunk(sync, jobs.shape[0])
+    fp_leave(csr)
 
 
 # --- networks with batch norm or dropout: rows are coupled ------------------------------
@@ -304,7 +334,6 @@ def _job(jobs, q, m, kind, a, k, p):
     jobs[q, 0], jobs[q, 1], jobs[q, 2], jobs[q, 3], jobs[q, 4] = m, kind, a, k, p
 
 
-@jit(parallel=True)
 def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code, scale, h,
                                grad):
     """Central-difference gradient of a network with batch norm or dropout (any plan).
@@ -315,9 +344,19 @@ def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code
     and the layers after it. *training* picks batch or running statistics; dropout
     uses each layer's current mask (counts[:, DROP_COUNT]); nothing is updated.
     """
-    # subnormals are flushed by each chunk of the parallel part, and only there: Numba's
-    # worker threads start at the first parallel launch (np.zeros below is one) and
-    # inherit the launching thread's floating-point state for good
+    pre, outs, offs, jobs = _coupled_setup(X, params, stats, plan, counts, training)
+    run_team(_coupled_chunks, numba.get_num_threads(),
+             (X, T, params, stats, plan, counts, training, code, scale, h, grad, pre, outs,
+              offs, jobs), new_sync())
+
+
+@jit
+def _coupled_setup(X, params, stats, plan, counts, training):
+    """Every layer's unperturbed values before batch norm (*pre*) and outputs (*outs*),
+    layer m's rows at offs[m] + i·fan_out, and every parameter as a job (layer, kind,
+    input column a, output k, flat index) for :func:`_perturbed_loss`."""
+    csr = fp_enter()
+
     n = X.shape[0]
     n_layers = plan.size
     offs = np.zeros(n_layers + 1, np.int64)
@@ -363,18 +402,28 @@ def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code
                 for k in range(fan_out):
                     _job(jobs, q, m, kind, 0, k, layer["g_off"] + (kind - 2) * fan_out + k)
                     q += 1
+    fp_leave(csr)
+    return pre, outs, offs, jobs
 
-    n_chunks = min(total, 256)
-    for c in numba.prange(n_chunks):
-        chunk_csr = fp_enter()
-        bufs = np.empty((3, n * width))
-        st = np.empty((3, width))
-        vec = np.empty((2, width))
-        for j in range(c * total // n_chunks, (c + 1) * total // n_chunks):
+
+@jit
+def _coupled_chunks(t, X, T, params, stats, plan, counts, training, code, scale, h, grad, pre,
+                    outs, offs, jobs, sync):
+    """Worker t: chunks of the jobs of :func:`_coupled_setup` until none is left."""
+    csr = fp_enter()
+    n = X.shape[0]
+    width = max_width(plan)
+    bufs = np.empty((3, n * width))
+    st = np.empty((3, width))
+    vec = np.empty((2, width))
+    lo, hi = _next_chunk(sync, jobs.shape[0])
+    while hi > lo:
+        for j in range(lo, hi):
             m, kind, a, k, p = jobs[j, 0], jobs[j, 1], jobs[j, 2], jobs[j, 3], jobs[j, 4]
             fp = _perturbed_loss(m, kind, a, k, h, X, T, params, stats, plan, counts, training,
                                  code, pre, outs, offs, bufs, st, vec)
             fm = _perturbed_loss(m, kind, a, k, -h, X, T, params, stats, plan, counts,
                                  training, code, pre, outs, offs, bufs, st, vec)
             grad[p] = (fp - fm) * scale / (2.0 * h)
-        fp_leave(chunk_csr)
+        lo, hi = _next_chunk(sync, jobs.shape[0])
+    fp_leave(csr)

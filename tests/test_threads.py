@@ -1,0 +1,144 @@
+"""The thread team (kernels/_threads.py) and the data-parallel engine built on it."""
+
+import numba
+import numpy as np
+import pytest
+
+import numbann as nb
+from numbann import _runners
+from numbann.datasets import load_digits
+from numbann.kernels import _threads, engine_split
+from numbann.kernels._threads import atomic_add, atomic_load, meet, new_sync, run_team
+
+THREADS = 3  # more workers than this machine may have cores: meetings must still hold
+
+
+@numba.njit(nogil=True)
+def _count(t, n, counter, sync):
+    for _ in range(n):
+        atomic_add(counter, 0, 1)
+    return atomic_load(counter, 0)
+
+
+def test_atomic_add_loses_no_increment_between_threads():
+    counter = np.zeros(1, np.int64)
+    run_team(_count, THREADS, (20000, counter), new_sync())
+    assert counter[0] == THREADS * 20000
+
+
+@numba.njit(nogil=True)
+def _rounds(t, rounds, slots, seen, sync):
+    """Each round: write the round into my slot, meet, check every slot, meet."""
+    threads = slots.size
+    bad = 0
+    for r in range(1, rounds + 1):
+        slots[t] = r
+        if not meet(sync, 2 * r - 1, threads):
+            return -1
+        for i in range(threads):
+            bad += slots[i] != r
+        if not meet(sync, 2 * r, threads):
+            return -1
+    seen[t] = bad
+    return bad
+
+
+def test_meetings_let_no_worker_run_ahead():
+    slots, seen = np.zeros(THREADS, np.int64), np.full(THREADS, -1, np.int64)
+    sync = new_sync()
+    assert run_team(_rounds, THREADS, (500, slots, seen), sync) == 0
+    np.testing.assert_array_equal(seen, 0)  # every worker saw every other's write each round
+    assert sync[0] == 2 * 500 * THREADS
+
+
+def test_a_failing_worker_releases_the_others_and_its_error_is_raised():
+    slots, seen = np.zeros(2, np.int64), np.full(2, -1, np.int64)
+    results = []
+
+    def worker(t, sync):
+        if t == 1:
+            raise ValueError("worker 1 broke")
+        results.append(_rounds(t, 10, slots, seen, sync))  # waits for worker 1: released
+
+    with pytest.raises(ValueError, match="worker 1 broke"):
+        run_team(worker, 2, (), new_sync())
+    assert results == [-1]
+
+
+# --- the data-parallel engine --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(normalize=True)
+
+
+def _model():
+    return nb.Sequential(nb.Linear(64, 32, rng=0), nb.ReLU(), nb.Linear(32, 10, rng=1))
+
+
+def _fit(x, t, split, monkeypatch, epochs=2):
+    calls = []
+    original = engine_split.train_steps_split
+
+    def spy(*args):
+        calls.append(args[2] - args[1])
+        return original(*args)
+
+    monkeypatch.setattr(_runners, "SPLIT", split)
+    monkeypatch.setattr(engine_split, "train_steps_split", spy)
+    model = _model()
+    opt = nb.optim.Adam(model.parameters(), lr=3e-3)
+    hist = nb.fit(model, nb.CrossEntropyLoss(), opt, x, t, epochs=epochs, batch_size=64, seed=3,
+                  verbose=0)
+    return model, opt, hist, sum(calls)
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+def test_split_engine_trains_as_the_serial_engine(digits, monkeypatch):
+    x, t = digits
+    split = _fit(x, t, True, monkeypatch)
+    serial = _fit(x, t, False, monkeypatch)
+    steps = 2 * -(-len(x) // 64)
+    assert split[3] == steps and serial[3] == 0  # which engine ran each batch
+    assert split[1].step_count == serial[1].step_count == steps
+    # the same steps, the gradient of each batch summed in two shares: rounding only
+    np.testing.assert_allclose(split[0].flat_parameters, serial[0].flat_parameters,
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(split[2].train_loss_list, serial[2].train_loss_list, rtol=1e-4)
+    assert split[2].history["accuracy"][-1] == pytest.approx(serial[2].history["accuracy"][-1],
+                                                            abs=0.01)
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+def test_split_engine_stops_every_worker_at_a_non_finite_loss(digits, monkeypatch):
+    x, t = digits
+    monkeypatch.setattr(_runners, "SPLIT", True)
+    model = nb.Sequential(nb.Linear(64, 32, rng=0), nb.Linear(32, 10, rng=1))
+    opt = nb.optim.SGD(model.parameters(), lr=5.0)
+    onehot = np.eye(10, dtype=np.float32)[t]
+    with pytest.raises(nb.TrainingDiverged) as info:  # far too high a rate: it explodes
+        nb.fit(model, nb.MSELoss(), opt, x, onehot, epochs=5, batch_size=64, seed=0,
+               verbose=0)
+    losses = info.value.history.train_loss_list
+    assert not np.isfinite(losses[-1]) and np.isfinite(losses[:-1]).all()
+    assert opt.step_count == len(losses) - 1  # the diverged batch was not applied
+    assert np.isfinite(model.flat_parameters).all()
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+@pytest.mark.parametrize("rows", [31, 100, 1797])
+def test_predict_split_matches_the_layer_by_layer_forward(digits, rows):
+    x, _ = digits
+    model = _model()
+    expected = x[:rows]
+    for layer in model:
+        expected = layer(expected)
+    np.testing.assert_allclose(model.predict(x[:rows]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_team_uses_no_numba_parallel_loop():
+    # the point of the team: no parfor to compile (see the module docstring)
+    for func in (engine_split._split_worker, engine_split._forward_share):
+        assert not func.targetoptions.get("parallel")
+    assert _threads.run_team is engine_split.run_team
