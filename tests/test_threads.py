@@ -111,6 +111,15 @@ def test_split_engine_trains_as_the_serial_engine(digits, monkeypatch):
 
 
 @pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+def test_split_engine_is_bit_identical_for_a_seed_and_a_thread_count(digits, monkeypatch):
+    x, t = digits
+    first, second = _fit(x, t, True, monkeypatch), _fit(x, t, True, monkeypatch)
+    assert first[3] > 0 and second[3] > 0
+    np.testing.assert_array_equal(first[0].flat_parameters, second[0].flat_parameters)
+    assert first[2].train_loss_list == second[2].train_loss_list
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
 def test_split_engine_stops_every_worker_at_a_non_finite_loss(digits, monkeypatch):
     x, t = digits
     monkeypatch.setattr(_runners, "SPLIT", True)
