@@ -203,7 +203,7 @@ def table(res):
     for fam in ("activations", "dense", "losses", "optimizers"):
         lines.append(f"| first call: {fam} kernels | {kc[f'kernels_{fam}_first_s']:.3f} s | "
                      f"{kw[f'kernels_{fam}_first_s']:.3f} s |")
-    lines.append(f"| first numerical gradient (parallel kernel) | {kc['numgrad_first_s']:.3f} s "
+    lines.append(f"| first numerical gradient (on every thread) | {kc['numgrad_first_s']:.3f} s "
                  f"| {kw['numgrad_first_s']:.3f} s |")
     lines.append("")
     if res.get("warning"):
