@@ -16,6 +16,7 @@ whatever rule a run uses; :func:`optimizer_step` branches on ``hyper.rule``,
 and :func:`hyper` refuses an unknown rule.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -72,12 +73,24 @@ def hyper(rule, **values):
     """A :class:`Hyper` for *rule* from exactly the fields the rule takes."""
     if rule not in FIELDS:
         raise ValueError(f"unknown update rule {rule!r}")
-    if set(values) != set(FIELDS[rule]):
-        raise TypeError(f"rule {rule} takes {FIELDS[rule]}, got {sorted(values)}")
+    names = FIELDS[rule]
+    if len(values) != len(names) or not all(name in values for name in names):
+        raise TypeError(f"rule {rule} takes {names}, got {sorted(values)}")
+    values = tuple(values[name] for name in names)
+    try:
+        return _hyper(int(rule), values)
+    except TypeError:  # a value that cannot be hashed (a 0-d array): build it uncached
+        return _hyper.__wrapped__(int(rule), values)
+
+
+@functools.lru_cache(maxsize=256)
+def _hyper(rule, values):
+    """The Hyper of *rule* with its FIELDS set to *values* (cached: the object API builds
+    one per step, mostly with the same values)."""
     fields = {name: (False if name in _FLAGS else 0.0) for name in Hyper._fields[1:]}
-    for name, value in values.items():
+    for name, value in zip(FIELDS[rule], values):
         fields[name] = bool(value) if name in _FLAGS else float(value)
-    return Hyper(int(rule), **fields)
+    return Hyper(rule, **fields)
 
 
 @jit
