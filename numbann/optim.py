@@ -93,12 +93,16 @@ class Optimizer:
         return {name: getattr(self, name) for name in self.defaults}
 
     def _flat_buffer(self):
-        """The model buffer when the parameters are exactly its parameters, else None."""
+        """The model buffer when the parameters are exactly its parameters, else None
+        (the answer is kept while the first parameter stays in the same buffer)."""
         buf = self.params[0]._buffer
-        if buf is not None and len(buf.params) == len(self.params) and all(
-                a is b for a, b in zip(buf.params, self.params)):
-            return buf
-        return None
+        cached = getattr(self, "_flat_cache", None)
+        if cached is not None and cached[0] is buf:
+            return cached[1]
+        flat = buf if buf is not None and len(buf.params) == len(self.params) and all(
+            a is b for a, b in zip(buf.params, self.params)) else None
+        self._flat_cache = (buf, flat)
+        return flat
 
     def segments(self):
         """(data, grad, state) triples the update runs over: 1-D data and gradient and
@@ -152,6 +156,10 @@ class Optimizer:
 
     def _parameters_changed(self):
         """Tell the parameters' buffers that their values changed (tapes check it)."""
+        flat = self._flat_buffer()
+        if flat is not None:
+            flat.version += 1
+            return
         buffers = {id(p._buffer): p._buffer for p in self.params if p._buffer is not None}
         for buf in buffers.values():
             buf.version += 1
