@@ -94,10 +94,12 @@ def new_sync():
     return np.zeros(2, np.int64)
 
 
-def run_team(worker, threads, args, sync):
+def run_team(worker, threads, args, sync=None):
     """``worker(t, *args, sync)`` for t = 0 … threads − 1 at once (see the module
-    docstring); returns worker 0's result. An exception in any worker marks *sync*
-    failed, so the others stop waiting, and is raised here once all have returned."""
+    docstring; *sync* a fresh :func:`new_sync` unless given); returns worker 0's result.
+    An exception in any worker marks *sync* failed, so the others stop waiting, and is
+    raised here once all have returned."""
+    sync = new_sync() if sync is None else sync
     errors = []
 
     def run(t):

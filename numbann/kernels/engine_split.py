@@ -27,9 +27,9 @@ import numpy as np
 
 from .._config import jit
 from ._fpenv import fp_enter, fp_leave
-from ._threads import meet, new_sync, run_team
+from ._threads import meet, run_team
 from .dense import dense_backward, dense_forward
-from .engine import Network, count_correct, forward_rows, gather_rows
+from .engine import count_correct, evaluation_network, forward_eval, gather_rows
 from .losses import batch_scale, loss_dense
 from .optim import optimizer_step
 from .plan import bias, in_width, out_width, rows, weight, work_layout, work_offsets
@@ -135,7 +135,7 @@ def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, l
             loss.scale_kind, loss.scale_value, opt.hyper, opt.state, opt.step, split.xbuf,
             split.tbuf, split.work, split.dwork, split.grads, split.loss, split.correct,
             losses, correct)
-    return run_team(_split_worker, split.loss.size, args, new_sync())
+    return run_team(_split_worker, split.loss.size, args)
 
 
 @jit
@@ -181,9 +181,9 @@ def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, param
 
 
 @jit
-def _forward_share(t, X, params, grads, plan, stats, counts, work, out, sync):
+def _forward_share(t, X, net, work, out, sync):
     """Worker t's share of the rows of X (of work.shape[0] shares) through the network, in
-    evaluation mode, into the same rows of *out*."""
+    evaluation mode (:func:`.engine.forward_eval`), into the same rows of *out*."""
     parts = work.shape[0] if X.shape[0] >= work.shape[0] * MIN_ROWS else 1
     n = X.shape[0]
     r0, r1 = t * n // parts, (t + 1) * n // parts
@@ -191,9 +191,8 @@ def _forward_share(t, X, params, grads, plan, stats, counts, work, out, sync):
         return
     csr = fp_enter()
     share = -(-n // parts)
-    net = Network(params, grads, plan, stats, counts)
-    layout = work_layout(plan, share)[0]
-    y = forward_rows(X[r0:r1], net, 0, work[t], layout, 0)
+    layout = work_layout(net.plan, share)[0]
+    y = forward_eval(X[r0:r1], net, work[t], layout)
     dst = out[r0:r1]
     for i in range(r1 - r0):
         for j in range(y.shape[1]):
@@ -205,6 +204,4 @@ def predict_split(X, net, work, out):
     """out (N, C) ← the network's output for X (N, I) in evaluation mode, its rows split
     between work.shape[0] threads (each with a work array laid out by
     :func:`.plan.work_layout` for ⌈N/T⌉ rows); the caller holds BLAS to one thread."""
-    run_team(_forward_share, work.shape[0],
-             (X, net.params, net.grads, net.plan, net.stats, net.counts, work, out),
-             new_sync())
+    run_team(_forward_share, work.shape[0], (X, evaluation_network(net), work, out))

@@ -25,7 +25,7 @@ import numpy as np
 from .._config import jit
 from ._fpenv import fp_enter, fp_leave
 from ._memory import copy_into
-from ._threads import atomic_add, atomic_load, new_sync, run_team
+from ._threads import atomic_add, atomic_load, run_team
 from .activations import SOFTMAX, apply_inplace
 from .dense import add_bias_inplace
 from .losses import row_loss
@@ -139,7 +139,7 @@ def network_numerical_gradient(X, T, params, plan, code, scale, h, grad):
     """
     Zs, As, offs, base, jobs = _dense_setup(X, T, params, plan, code)
     run_team(_dense_chunks, numba.get_num_threads(),
-             (X, T, Zs, As, offs, base, jobs, params, plan, code, scale, h, grad), new_sync())
+             (X, T, Zs, As, offs, base, jobs, params, plan, code, scale, h, grad))
 
 
 @jit
@@ -347,7 +347,7 @@ def coupled_numerical_gradient(X, T, params, stats, plan, counts, training, code
     pre, outs, offs, jobs = _coupled_setup(X, params, stats, plan, counts, training)
     run_team(_coupled_chunks, numba.get_num_threads(),
              (X, T, params, stats, plan, counts, training, code, scale, h, grad, pre, outs,
-              offs, jobs), new_sync())
+              offs, jobs))
 
 
 @jit
