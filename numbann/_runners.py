@@ -54,7 +54,7 @@ class CompiledRunner:
         self.plan = model.network_plan()
         self.workspace = engine_k.workspace(self.plan, batch_size, model.dtype, bk.empty)
         self.loss = loss_fn.spec(model.weight_decay_lambda)
-        self.split = _split_workspace(model, self.plan, self.loss, batch_size)
+        self.split = _split_workspace(model, self.plan, batch_size)
         self._order = (None, None)
 
     def prepare(self, announce, evaluation=False):
@@ -140,15 +140,15 @@ class ObjectRunner:
         return hi - lo
 
 
-def _split_workspace(model, plan, loss, batch_size):
+def _split_workspace(model, plan, batch_size):
     """Per-thread buffers for the data-parallel engine when it can run this, else None:
     on the CPU with two or more Numba threads, SciPy's OpenBLAS (to hold to one thread),
-    independent rows (no batch norm, no dropout), no L2 penalty and batches that give
-    every thread split_k.MIN_ROWS rows."""
+    independent rows (no batch norm, no dropout) and batches that give every thread
+    split_k.MIN_ROWS rows."""
     import numba
 
     threads = numba.get_num_threads()
-    if not (SPLIT and model.backend.name == "cpu" and threads > 1 and loss.l2_lambda == 0.0
+    if not (SPLIT and model.backend.name == "cpu" and threads > 1
             and batch_size >= threads * split_k.MIN_ROWS and not plan["norm"].any()
             and not plan["drop"].any() and blas_controls() is not None):
         return None

@@ -77,7 +77,7 @@ def _model():
     return nb.Sequential(nb.Linear(64, 32, rng=0), nb.ReLU(), nb.Linear(32, 10, rng=1))
 
 
-def _fit(x, t, split, monkeypatch, epochs=2):
+def _fit(x, t, split, monkeypatch, epochs=2, weight_decay=0.0):
     calls = []
     original = engine_split.train_steps_split
 
@@ -88,6 +88,7 @@ def _fit(x, t, split, monkeypatch, epochs=2):
     monkeypatch.setattr(_runners, "SPLIT", split)
     monkeypatch.setattr(engine_split, "train_steps_split", spy)
     model = _model()
+    model.weight_decay_lambda = weight_decay
     opt = nb.optim.Adam(model.parameters(), lr=3e-3)
     hist = nb.fit(model, nb.CrossEntropyLoss(), opt, x, t, epochs=epochs, batch_size=64, seed=3,
                   verbose=0)
@@ -95,10 +96,11 @@ def _fit(x, t, split, monkeypatch, epochs=2):
 
 
 @pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
-def test_split_engine_trains_as_the_serial_engine(digits, monkeypatch):
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_split_engine_trains_as_the_serial_engine(digits, monkeypatch, weight_decay):
     x, t = digits
-    split = _fit(x, t, True, monkeypatch)
-    serial = _fit(x, t, False, monkeypatch)
+    split = _fit(x, t, True, monkeypatch, weight_decay=weight_decay)
+    serial = _fit(x, t, False, monkeypatch, weight_decay=weight_decay)
     steps = 2 * -(-len(x) // 64)
     assert split[3] == steps and serial[3] == 0  # which engine ran each batch
     assert split[1].step_count == serial[1].step_count == steps
@@ -111,9 +113,12 @@ def test_split_engine_trains_as_the_serial_engine(digits, monkeypatch):
 
 
 @pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
-def test_split_engine_is_bit_identical_for_a_seed_and_a_thread_count(digits, monkeypatch):
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_split_engine_is_bit_identical_for_a_seed_and_a_thread_count(digits, monkeypatch,
+                                                                     weight_decay):
     x, t = digits
-    first, second = _fit(x, t, True, monkeypatch), _fit(x, t, True, monkeypatch)
+    first = _fit(x, t, True, monkeypatch, weight_decay=weight_decay)
+    second = _fit(x, t, True, monkeypatch, weight_decay=weight_decay)
     assert first[3] > 0 and second[3] > 0
     np.testing.assert_array_equal(first[0].flat_parameters, second[0].flat_parameters)
     assert first[2].train_loss_list == second[2].train_loss_list

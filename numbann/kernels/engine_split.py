@@ -8,7 +8,11 @@ arguments, but each batch is split between a team of T threads (:mod:`._threads`
    SciPy's BLAS to one thread: :mod:`._blas_threads`), writing the gradient of
    its rows into its own flat buffer (thread 0: the model's);
 2. after the threads meet, each sums the T gradient buffers over its slice of
-   the flat parameter buffer and applies the optimizer's update to that slice.
+   the flat parameter buffer, adds the L2 term λW to the weights in it and
+   applies the optimizer's update to that slice.
+
+With an L2 penalty each thread also adds ½λ‖W‖² over the weights of its slice to
+its partial loss, before the update, as the serial engine adds the whole.
 
 Two meetings per step, where a multi-threaded BLAS meets its threads in every
 matrix product (five per step of a two-layer network), and the activations,
@@ -16,9 +20,9 @@ the loss and the optimizer update run on every core. The split is fixed by the
 batch and thread counts, so results do not depend on timing; they differ from
 the serial engine's by the order of the gradient sums (float rounding).
 
-Networks whose rows are coupled (batch normalization) or that add the L2
-penalty take the serial engine; so do batches too small to share
-(:data:`MIN_ROWS` rows per thread).
+Networks whose rows are coupled (batch normalization, dropout's mask stream)
+take the serial engine; so do batches too small to share (:data:`MIN_ROWS`
+rows per thread).
 """
 
 from typing import NamedTuple
@@ -114,13 +118,40 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
 
 
 @jit
-def _reduce_update(hyper, params, grads, others, state, lo, hi, step):
+def _weights_within(layer, lo, hi):
+    """The flat-buffer range (w0, w1) of *layer*'s weight among elements lo … hi − 1
+    (empty when w1 ≤ w0)."""
+    w0 = layer["w_off"]
+    return max(lo, w0), min(hi, w0 + layer["fan_in"] * layer["fan_out"])
+
+
+@jit
+def _weight_squares(plan, params, lo, hi):
+    """Σ w² (float64) over the weights (not the biases) among elements lo … hi − 1 of the
+    flat parameter buffer."""
+    sq = 0.0
+    for m in range(plan.size):
+        w0, w1 = _weights_within(plan[m], lo, hi)
+        for i in range(w0, w1):
+            sq += np.float64(params[i]) * params[i]
+    return sq
+
+
+@jit
+def _reduce_update(hyper, plan, params, grads, others, state, lo, hi, step, l2_lambda):
     """Σ of the threads' gradients over elements lo … hi − 1 of the flat buffers, into the
-    model's gradient, then the optimizer's update of those elements."""
+    model's gradient, plus λW on the weights among them, then the optimizer's update of
+    those elements."""
     for t in range(others.shape[0]):
         other = others[t]
         for i in range(lo, hi):
             grads[i] += other[i]
+    if l2_lambda != 0.0:
+        lam = grads.dtype.type(l2_lambda)
+        for m in range(plan.size):
+            w0, w1 = _weights_within(plan[m], lo, hi)
+            for i in range(w0, w1):
+                grads[i] += lam * params[i]
     optimizer_step(hyper, params, grads, state, step, lo, hi)
 
 
@@ -132,15 +163,16 @@ def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, l
     """
     args = (batches.X, batches.T, batches.order, batches.contiguous, batches.batch_size,
             first_batch, last_batch, net.params, net.grads, net.plan, loss.code,
-            loss.scale_kind, loss.scale_value, opt.hyper, opt.state, opt.step, split.xbuf,
-            split.tbuf, split.work, split.dwork, split.grads, split.loss, split.correct,
-            losses, correct)
+            loss.scale_kind, loss.scale_value, loss.l2_lambda, opt.hyper, opt.state, opt.step,
+            split.xbuf, split.tbuf, split.work, split.dwork, split.grads, split.loss,
+            split.correct, losses, correct)
     return run_team(_split_worker, split.loss.size, args)
 
 
 @jit
 def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, params, grads,
-                  plan, loss_code, scale_kind, scale_value, hyper, state, step0, xbuf, tbuf,
+                  plan, loss_code, scale_kind, scale_value, l2_lambda, hyper, state, step0,
+                  xbuf, tbuf,
                   work, dwork, others, part_loss, part_hits, losses, correct, sync):
     """Worker t of the team (:mod:`._threads`) through batches first_batch … last_batch − 1:
     its share of each step, a meeting, the sum and update of its slice of the flat
@@ -158,6 +190,8 @@ def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, param
         parts = threads if n >= threads * MIN_ROWS else 1
         _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan,
                xbuf, tbuf, work, dwork, loss_code, part_loss, part_hits)
+        if l2_lambda != 0.0:  # this slice's part of ½λ‖W‖², before its update
+            part_loss[t] += 0.5 * l2_lambda * _weight_squares(plan, params, p0, p1)
         if not meet(sync, 2 * done + 1, threads):
             done = -1
             break
@@ -171,7 +205,8 @@ def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, param
             correct[k] = hits
         if not np.isfinite(value):  # every worker sees the same sum and stops here
             break
-        _reduce_update(hyper, params, grads, others, state, p0, p1, step0 + done + 1)
+        _reduce_update(hyper, plan, params, grads, others, state, p0, p1, step0 + done + 1,
+                       l2_lambda)
         if not meet(sync, 2 * done + 2, threads):
             done = -1
             break
