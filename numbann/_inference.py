@@ -24,13 +24,15 @@ def can_split(model, n_rows):
             and blas_controls() is not None)
 
 
-def predict_split(model, x):
-    """The evaluation-mode output (N, C) for validated host rows x (N, I)."""
+def predict_split(model, x, batch_size=None):
+    """The evaluation-mode output (N, C) for validated host rows x (N, I), each thread
+    forwarding its share of the rows at most *batch_size* rows at a time (default:
+    :data:`~numbann.kernels.engine_split.PREDICT_CHUNK`)."""
     plan = model.network_plan()
     threads = numba.get_num_threads()
-    share = -(-x.shape[0] // threads)
-    work = np.empty((threads, int(work_layout(plan, share)[1])), model.dtype)
+    chunk = split_k.predict_chunk(x.shape[0], threads, batch_size)
+    work = np.empty((threads, int(work_layout(plan, chunk)[1])), model.dtype)
     out = np.empty((x.shape[0], model.out_features), model.dtype)
     with one_blas_thread():
-        split_k.predict_split(x, engine_network(model, plan), work, out)
+        split_k.predict_split(x, engine_network(model, plan), work, chunk, out)
     return out

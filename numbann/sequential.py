@@ -285,23 +285,26 @@ class Sequential(Module):
     # --- inference --------------------------------------------------------------
 
     def predict(self, x, batch_size=None, training=False):
-        """The model's output for x (N, in_features) as a NumPy array, computed in
-        batches of *batch_size* rows (default: all at once), in evaluation mode (batch
-        norm with its running statistics, no dropout) unless *training*, keeping no
-        tape. For a classifier these are the scores (logits). Inference does not scan
-        x for NaN/inf (that pass would cost as much as the first layer): a row holding
-        NaN gets NaN scores."""
+        """The model's output for x (N, in_features) as a NumPy array, computed at
+        most *batch_size* rows at a time (default: all at once, or on a CPU with several
+        Numba threads a few hundred rows per thread, each thread on its share of the
+        rows), in evaluation mode (batch norm with its running statistics, no dropout)
+        unless *training*, keeping no tape. In evaluation mode every row's output
+        depends on that row alone, so *batch_size* bounds the memory, not the result.
+        For a classifier these are the scores (logits). Inference does not scan x for
+        NaN/inf (that pass would cost as much as the first layer): a row holding NaN
+        gets NaN scores."""
         arr, was_1d = self._input(x, host=True, check_finite=False)
         n = arr.shape[0]
         bk = self.backend
+        if batch_size is not None:
+            batch_size = v.positive_int(batch_size, "batch_size")
         with mode(self, training):
-            if (batch_size is None or batch_size >= n) and not training and _inference.can_split(
-                    self, n):
-                out = _inference.predict_split(self, arr)
+            if not training and _inference.can_split(self, n):  # rows are independent
+                out = _inference.predict_split(self, arr, batch_size)
             elif batch_size is None or batch_size >= n:
                 out = np.asarray(bk.to_host(self._forward(bk.from_host(arr), False)[0]))
             else:
-                batch_size = v.positive_int(batch_size, "batch_size")
                 out = np.empty((n, self.out_features), self.dtype)
                 for lo in range(0, n, batch_size):
                     out[lo:lo + batch_size] = bk.to_host(self._forward(bk.from_host(

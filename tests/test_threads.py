@@ -142,13 +142,30 @@ def test_split_engine_stops_every_worker_at_a_non_finite_loss(digits, monkeypatc
 
 @pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
 @pytest.mark.parametrize("rows", [31, 100, 1797])
-def test_predict_split_matches_the_layer_by_layer_forward(digits, rows):
+@pytest.mark.parametrize("batch_size", [None, 1, 7, 600])
+def test_predict_split_matches_the_layer_by_layer_forward(digits, rows, batch_size,
+                                                          monkeypatch):
     x, _ = digits
     model = _model()
     expected = x[:rows]
     for layer in model:
         expected = layer(expected)
-    np.testing.assert_allclose(model.predict(x[:rows]), expected, rtol=1e-5, atol=1e-6)
+    chunks = []
+    original = engine_split.predict_split
+
+    def spy(X, net, work, chunk, out):
+        chunks.append(chunk)
+        return original(X, net, work, chunk, out)
+
+    monkeypatch.setattr(engine_split, "predict_split", spy)
+    got = model.predict(x[:rows], batch_size=batch_size)
+    threads = numba.get_num_threads()
+    share = -(-rows // threads)
+    # each thread forwards its share of the rows, at most batch_size (or 512) at a time;
+    # too few rows to share take the layers' own kernels
+    assert chunks == ([min(share, batch_size or engine_split.PREDICT_CHUNK)]
+                      if rows >= threads * engine_split.MIN_ROWS else [])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_the_team_uses_no_numba_parallel_loop():

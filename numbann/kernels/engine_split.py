@@ -216,27 +216,43 @@ def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, param
 
 
 @jit
-def _forward_share(t, X, net, work, out, sync):
+def _forward_share(t, X, net, work, chunk, out, sync):
     """Worker t's share of the rows of X (of work.shape[0] shares) through the network, in
-    evaluation mode (:func:`.engine.forward_eval`), into the same rows of *out*."""
+    evaluation mode (:func:`.engine.forward_eval`), *chunk* rows at a time (so that each
+    layer's output is still in the core's cache when the next layer reads it), into the
+    same rows of *out*."""
     parts = work.shape[0] if X.shape[0] >= work.shape[0] * MIN_ROWS else 1
     n = X.shape[0]
     r0, r1 = t * n // parts, (t + 1) * n // parts
     if r1 <= r0:
         return
     csr = fp_enter()
-    share = -(-n // parts)
-    layout = work_layout(net.plan, share)[0]
-    y = forward_eval(X[r0:r1], net, work[t], layout)
-    dst = out[r0:r1]
-    for i in range(r1 - r0):
-        for j in range(y.shape[1]):
-            dst[i, j] = y[i, j]
+    layout = work_layout(net.plan, chunk)[0]
+    for c0 in range(r0, r1, chunk):
+        c1 = min(r1, c0 + chunk)
+        y = forward_eval(X[c0:c1], net, work[t], layout)
+        dst = out[c0:c1]
+        for i in range(c1 - c0):
+            for j in range(y.shape[1]):
+                dst[i, j] = y[i, j]
     fp_leave(csr)
 
 
-def predict_split(X, net, work, out):
+#: rows per forward call in :func:`predict_split`: a few hundred rows keep the widths
+#: of these networks in a core's L2 cache between layers, and the matrix products long
+PREDICT_CHUNK = 512
+
+
+def predict_chunk(n_rows, threads, batch_size=None):
+    """Rows per forward call when *threads* threads share *n_rows* rows: a thread's
+    share, at most *batch_size* (default :data:`PREDICT_CHUNK`)."""
+    limit = PREDICT_CHUNK if batch_size is None else batch_size
+    return max(1, min(-(-n_rows // threads), limit))
+
+
+def predict_split(X, net, work, chunk, out):
     """out (N, C) ← the network's output for X (N, I) in evaluation mode, its rows split
-    between work.shape[0] threads (each with a work array laid out by
-    :func:`.plan.work_layout` for ⌈N/T⌉ rows); the caller holds BLAS to one thread."""
-    run_team(_forward_share, work.shape[0], (X, evaluation_network(net), work, out))
+    between work.shape[0] threads, each forwarding its share *chunk* rows at a time
+    through its work array (laid out by :func:`.plan.work_layout` for *chunk* rows); the
+    caller holds BLAS to one thread."""
+    run_team(_forward_share, work.shape[0], (X, evaluation_network(net), work, chunk, out))
