@@ -16,6 +16,7 @@ from ._config import SPLIT
 from .device import backend_of
 from .kernels import engine as engine_k
 from .kernels import engine_split as split_k
+from .kernels import optim as optim_k
 from .kernels._blas_threads import blas_controls, one_blas_thread
 from .kernels.plan import work_layout
 
@@ -54,7 +55,7 @@ class CompiledRunner:
         self.plan = model.network_plan()
         self.workspace = engine_k.workspace(self.plan, batch_size, model.dtype, bk.empty)
         self.loss = loss_fn.spec(model.weight_decay_lambda)
-        self.split = _split_workspace(model, self.plan, batch_size)
+        self.split = _split_workspace(model, self.plan, batch_size, optimizer)
         self._order = (None, None)
 
     def prepare(self, announce, evaluation=False):
@@ -140,20 +141,31 @@ class ObjectRunner:
         return hi - lo
 
 
-def _split_workspace(model, plan, batch_size):
+#: the fewest parameters for which batches too small to share still take the
+#: data-parallel engine, for its update split between the threads (not for plain SGD,
+#: which the serial engine fuses into the backward pass)
+SPLIT_UPDATE_PARAMS = 1 << 16
+
+
+def _split_workspace(model, plan, batch_size, optimizer):
     """Per-thread buffers for the data-parallel engine when it can run this, else None:
     on the CPU with two or more Numba threads, SciPy's OpenBLAS (to hold to one thread),
-    independent rows (no batch norm, no dropout) and batches that give every thread
-    split_k.MIN_ROWS rows."""
+    independent rows (no batch norm, no dropout), and batches that give every thread
+    split_k.MIN_ROWS rows or an update of at least SPLIT_UPDATE_PARAMS parameters by a
+    rule other than plain SGD (the rows of such a batch then run on one thread, the
+    update on all)."""
     import numba
 
     threads = numba.get_num_threads()
+    n_params = model.flat_parameters.size
+    shared_rows = batch_size >= threads * split_k.MIN_ROWS
+    shared_update = (n_params >= SPLIT_UPDATE_PARAMS
+                     and optim_k.plain_sgd_lr.py_func(optimizer.kernel_hyper()) < 0)
     if not (SPLIT and model.backend.name == "cpu" and threads > 1
-            and batch_size >= threads * split_k.MIN_ROWS and not plan["norm"].any()
+            and (shared_rows or shared_update) and not plan["norm"].any()
             and not plan["drop"].any() and blas_controls() is not None):
         return None
-    return split_k.split_workspace(plan, batch_size, threads, model.flat_parameters.size,
-                                   model.dtype)
+    return split_k.split_workspace(plan, batch_size, threads, n_params, model.dtype)
 
 
 def engine_network(model, plan):

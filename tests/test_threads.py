@@ -77,7 +77,7 @@ def _model():
     return nb.Sequential(nb.Linear(64, 32, rng=0), nb.ReLU(), nb.Linear(32, 10, rng=1))
 
 
-def _fit(x, t, split, monkeypatch, epochs=2, weight_decay=0.0):
+def _fit(x, t, split, monkeypatch, epochs=2, weight_decay=0.0, batch_size=64):
     calls = []
     original = engine_split.train_steps_split
 
@@ -90,8 +90,8 @@ def _fit(x, t, split, monkeypatch, epochs=2, weight_decay=0.0):
     model = _model()
     model.weight_decay_lambda = weight_decay
     opt = nb.optim.Adam(model.parameters(), lr=3e-3)
-    hist = nb.fit(model, nb.CrossEntropyLoss(), opt, x, t, epochs=epochs, batch_size=64, seed=3,
-                  verbose=0)
+    hist = nb.fit(model, nb.CrossEntropyLoss(), opt, x, t, epochs=epochs,
+                  batch_size=batch_size, seed=3, verbose=0)
     return model, opt, hist, sum(calls)
 
 
@@ -110,6 +110,39 @@ def test_split_engine_trains_as_the_serial_engine(digits, monkeypatch, weight_de
     np.testing.assert_allclose(split[2].train_loss_list, serial[2].train_loss_list, rtol=1e-4)
     assert split[2].history["accuracy"][-1] == pytest.approx(serial[2].history["accuracy"][-1],
                                                             abs=0.01)
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+def test_a_last_batch_too_small_to_share_runs_on_one_thread(digits, monkeypatch):
+    # 32-row batches are shared; the last, of 31 rows, is not: thread 0 takes all 31
+    x, t = digits[0][:95], digits[1][:95]
+    split = _fit(x, t, True, monkeypatch, batch_size=32)
+    serial = _fit(x, t, False, monkeypatch, batch_size=32)
+    assert split[3] == 2 * 3 and serial[3] == 0
+    np.testing.assert_allclose(split[0].flat_parameters, serial[0].flat_parameters,
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+def test_batches_too_small_to_share_split_only_the_update(digits, monkeypatch):
+    # rows of a 4-row batch run on one thread, the Adam update on all: the same
+    # arithmetic as the serial engine, so the same bits
+    x, t = digits[0][:400], digits[1][:400]
+    monkeypatch.setattr(_runners, "SPLIT_UPDATE_PARAMS", 0)
+    split = _fit(x, t, True, monkeypatch, batch_size=4)
+    serial = _fit(x, t, False, monkeypatch, batch_size=4)
+    assert split[3] == 2 * 100 and serial[3] == 0
+    np.testing.assert_array_equal(split[0].flat_parameters, serial[0].flat_parameters)
+    assert split[2].train_loss_list == serial[2].train_loss_list
+    # plain SGD keeps the serial engine, which fuses its update into the backward pass
+    monkeypatch.setattr(_runners, "SPLIT", True)
+    model = _model()
+    plan = model.network_plan()
+    sgd, adam = nb.optim.SGD(model.parameters(), lr=0.1), nb.optim.Adam(model.parameters())
+    assert _runners._split_workspace(model, plan, 4, sgd) is None
+    assert _runners._split_workspace(model, plan, 4, adam) is not None
+    monkeypatch.setattr(_runners, "SPLIT_UPDATE_PARAMS", model.flat_parameters.size + 1)
+    assert _runners._split_workspace(model, plan, 4, adam) is None  # too small an update
 
 
 @pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")

@@ -21,8 +21,11 @@ batch and thread counts, so results do not depend on timing; they differ from
 the serial engine's by the order of the gradient sums (float rounding).
 
 Networks whose rows are coupled (batch normalization, dropout's mask stream)
-take the serial engine; so do batches too small to share (:data:`MIN_ROWS`
-rows per thread).
+take the serial engine. A batch too small to share (fewer than :data:`MIN_ROWS`
+rows per thread) runs on thread 0 alone, and its update on every thread: the
+same arithmetic as the serial engine's, so the same bits. The runner takes this
+engine for such batches only where the update is large and not plain SGD
+(``numbann._runners.SPLIT_UPDATE_PARAMS``).
 """
 
 from typing import NamedTuple
@@ -57,8 +60,11 @@ class SplitWorkspace(NamedTuple):
 
 
 def split_workspace(plan, batch_size, threads, n_params, dtype):
-    """A :class:`SplitWorkspace` for *threads* threads sharing batches of *batch_size*."""
-    share = -(-batch_size // threads)
+    """A :class:`SplitWorkspace` for *threads* threads sharing batches of *batch_size*:
+    room for a thread's share of a batch, or for a whole batch too small to share
+    (fewer than threads · :data:`MIN_ROWS` rows, e.g. an epoch's last), which thread 0
+    runs alone."""
+    share = max(-(-batch_size // threads), min(batch_size, threads * MIN_ROWS - 1))
     return SplitWorkspace(np.empty((threads, share * int(in_width(plan))), dtype),
                           np.empty((threads, share * int(out_width(plan))), dtype),
                           np.empty((threads, int(work_offsets(plan, share)[-1])), dtype),
@@ -73,13 +79,11 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
     """Thread t's part of a step (of *parts*): its share of the n rows of the batch that
     starts at position lo of the order, in its own work arrays and gradient buffer;
     writes its scaled loss sum and correct count to part_loss[t], part_hits[t]. A thread
-    without a share clears its gradient buffer."""
+    without a share (t ≥ parts) writes zeros there and leaves its gradient buffer, which
+    :func:`_reduce_update` then skips."""
     if t >= parts:
         part_loss[t] = 0.0
         part_hits[t] = 0
-        idle = others[t - 1]
-        for i in range(idle.size):
-            idle[i] = 0
         return
     r0, r1 = t * n // parts, (t + 1) * n // parts
     net_grads = grads if t == 0 else others[t - 1]
@@ -138,11 +142,11 @@ def _weight_squares(plan, params, lo, hi):
 
 
 @jit
-def _reduce_update(hyper, plan, params, grads, others, state, lo, hi, step, l2_lambda):
-    """Σ of the threads' gradients over elements lo … hi − 1 of the flat buffers, into the
-    model's gradient, plus λW on the weights among them, then the optimizer's update of
-    those elements."""
-    for t in range(others.shape[0]):
+def _reduce_update(hyper, plan, params, grads, others, state, lo, hi, step, l2_lambda, parts):
+    """Σ of the gradients of the *parts* threads that had rows over elements lo … hi − 1
+    of the flat buffers, into the model's gradient, plus λW on the weights among them,
+    then the optimizer's update of those elements."""
+    for t in range(parts - 1):
         other = others[t]
         for i in range(lo, hi):
             grads[i] += other[i]
@@ -206,7 +210,7 @@ def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, param
         if not np.isfinite(value):  # every worker sees the same sum and stops here
             break
         _reduce_update(hyper, plan, params, grads, others, state, p0, p1, step0 + done + 1,
-                       l2_lambda)
+                       l2_lambda, parts)
         if not meet(sync, 2 * done + 2, threads):
             done = -1
             break
