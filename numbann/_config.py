@@ -51,14 +51,20 @@ def _unliteral_call_template(dispatcher, args, kws):
     return type(dispatcher).get_call_template(dispatcher, args, kws)
 
 
-def jit(func=None, *, parallel=False, exact=False):
+def jit(func=None, *, parallel=False, exact=False, inline=False):
     """``numba.njit`` with the project's flags (cache, fastmath, error model, parallel),
     compiled for plain argument types, never per literal constant.
 
     ``exact=True`` compiles without fastmath, for code whose meaning depends on
     IEEE rules that reassociation may fold away (e.g. x − x being NaN for inf).
+    ``inline=True`` inlines the function's body into its compiled callers (Numba's
+    ``inline="always"``): for a large function called from one place, it saves
+    compiling it on its own and then optimising its whole call tree once more for
+    the caller.
     """
     options = dict(JIT_OPTIONS, fastmath=set() if exact else set(FASTMATH), parallel=parallel)
+    if inline:
+        options["inline"] = "always"
 
     def make(f):
         dispatcher = numba.njit(**options)(f)

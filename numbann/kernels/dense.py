@@ -25,7 +25,7 @@ def add_bias_inplace(Z, b):
             Z[i, j] += b[j]
 
 
-@jit
+@jit(inline=True)  # see _config.jit
 def dense_forward(X, W, b, act, A):
     """A = f(X @ W + b) with activation code *act*; A (N, O) is written.
 
@@ -49,7 +49,7 @@ def column_sums(dZ, db, accumulate):
             db[j] += dZ[i, j]
 
 
-@jit
+@jit(inline=True)  # see _config.jit
 def dense_backward(X, W, A, dA, act, dZ, dW, db, dX, need_dx, accumulate):
     """Gradients of a dense layer A = f(X @ W + b) given dA = ∂L/∂A.
 

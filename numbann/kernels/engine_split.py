@@ -73,7 +73,7 @@ def split_workspace(plan, batch_size, threads, n_params, dtype):
                           np.zeros(threads), np.zeros(threads, np.int64))
 
 
-@jit
+@jit(inline=True)  # called from _split_worker alone
 def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan, xbuf,
            tbuf, work, dwork, loss_code, part_loss, part_hits):
     """Thread t's part of a step (of *parts*): its share of the n rows of the batch that
@@ -141,7 +141,7 @@ def _weight_squares(plan, params, lo, hi):
     return sq
 
 
-@jit
+@jit(inline=True)  # called from _split_worker alone
 def _reduce_update(hyper, plan, params, grads, others, state, lo, hi, step, l2_lambda, parts):
     """Σ of the gradients of the *parts* threads that had rows over elements lo … hi − 1
     of the flat buffers, into the model's gradient, plus λW on the weights among them,

@@ -112,7 +112,7 @@ def batch_scale(kind, value, n, c):
     return value
 
 
-@jit
+@jit(inline=True)  # see _config.jit
 def loss_dense(code, Y, T, scale, dY, need_grad):
     """L = scale · Σ_i row_loss(Y[i], T[i]) for Y, T (N, C); dY = ∂L/∂Y if need_grad."""
     csr = fp_enter()

@@ -87,7 +87,7 @@ def _forward_row_from(layer, a, params, plan, out, tmp):
     return cur
 
 
-@jit
+@jit(inline=True)  # see _config.jit
 def _perturbed_row_loss(layer, k, i, dz, Zs, As, offs, params, plan, code, t_row, buf1, buf2,
                         buf3):
     """Row i's loss when layer *layer*'s pre-activation Z[i, k] moves by dz.

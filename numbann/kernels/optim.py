@@ -209,7 +209,7 @@ def _part(row, lo, hi):
     return row[lo:hi] if row.size else row
 
 
-@jit
+@jit(inline=True)  # see _config.jit
 def optimizer_step(hyper, p, g, state, step, lo, hi):
     """One update of the flat buffer *p* from *g* by the rule of *hyper* (a :class:`Hyper`);
     *state* is (k, P) with rows ``ROWS[hyper.rule]``; *step* counts from 1. With *lo*, *hi*
