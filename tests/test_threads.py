@@ -206,3 +206,27 @@ def test_the_team_uses_no_numba_parallel_loop():
     for func in (engine_split._split_worker, engine_split._forward_share):
         assert not func.targetoptions.get("parallel")
     assert _threads.run_team is engine_split.run_team
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs two Numba threads")
+def test_warmup_runs_the_data_parallel_engine_and_inference(monkeypatch):
+    # what `numbann warmup` compiles must include what a real run takes: the shared
+    # batches of the data-parallel engine and the split inference, not only the
+    # one-thread engine of tiny batches
+    calls = {"train": [], "predict": []}
+    train, predict = engine_split.train_steps_split, engine_split.predict_split
+
+    def train_spy(batches, first, last, *args):
+        calls["train"].append(last - first)
+        return train(batches, first, last, *args)
+
+    def predict_spy(X, *args):
+        calls["predict"].append(X.shape[0])
+        return predict(X, *args)
+
+    monkeypatch.setattr(engine_split, "train_steps_split", train_spy)
+    monkeypatch.setattr(engine_split, "predict_split", predict_spy)
+    took = nb.warmup()
+    assert set(took) == {"float32"}
+    assert sum(n > 0 for n in calls["train"]) == 1  # one run of shared batches
+    assert len(calls["predict"]) == 1 and calls["predict"][0] >= 2 * engine_split.MIN_ROWS
