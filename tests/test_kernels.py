@@ -519,14 +519,20 @@ def test_gemm_all_paths_match_numpy(gemm_kernel, dtype, m, k, trans_a, trans_b, 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "step"])
 def test_activations_propagate_nan_and_map_infinities(name, dtype):
-    x = np.array([[np.nan, -np.inf, np.inf, 0.0, -3.0, 3.0]], dtype)
-    for bias in (None, np.array([0.0, 0.0, 0.0, 0.0, 1.0, -1.0], dtype)):
+    # 18 columns: more than a vector's width, so the SIMD loops see them too
+    x = np.tile(np.array([[np.nan, -np.inf, np.inf, 0.0, -3.0, 3.0]], dtype), (2, 3))
+    for how in ("in place", "out of place", "bias"):
         y = x.copy()
-        if bias is None:
+        if how == "in place":
             A.apply_inplace(A.CODES[name], y)
             expect = ref.activation(name, x.astype(float))
+        elif how == "out of place":
+            y = np.full_like(x, 7.0)
+            A.activation_forward(A.CODES[name], x, y)
+            expect = ref.activation(name, x.astype(float))
         else:
+            bias = np.tile(np.array([0.0, 0.0, 0.0, 0.0, 1.0, -1.0], dtype), 3)
             A.bias_act_inplace(A.CODES[name], y, bias, True)
             expect = ref.activation(name, (x + bias).astype(float))
-        expect[0, 0] = np.nan  # NaN in, NaN out for every activation
-        np.testing.assert_allclose(y, expect, rtol=1e-6, atol=1e-7)
+        expect[:, ::6] = np.nan  # NaN in, NaN out for every activation
+        np.testing.assert_allclose(y, expect, rtol=1e-6, atol=1e-7, err_msg=how)
