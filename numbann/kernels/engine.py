@@ -63,6 +63,7 @@ from .plan import (
     running_mean,
     running_var,
     weight,
+    weight_range,
     work_layout,
     work_offsets,
 )
@@ -259,14 +260,21 @@ def count_correct(Y, T):
 
 
 @jit
-def l2_penalty(plan, params, l2_lambda):
-    """½λ Σ_l ‖W_l‖² over the weights (not the biases), summed in float64."""
+def weight_squares(plan, params, lo, hi):
+    """Σ w² (float64) over the weights (not the biases) among elements lo … hi − 1 of the
+    flat parameter buffer."""
     sq = 0.0
     for m in range(plan.size):
-        w = weight(plan[m], params).reshape(-1)
-        for i in range(w.size):
-            sq += np.float64(w[i]) * w[i]
-    return 0.5 * l2_lambda * sq
+        w0, w1 = weight_range(plan[m], lo, hi)
+        for i in range(w0, w1):
+            sq += np.float64(params[i]) * params[i]
+    return sq
+
+
+@jit
+def l2_penalty(plan, params, l2_lambda):
+    """½λ Σ_l ‖W_l‖² over the weights (not the biases), summed in float64."""
+    return 0.5 * l2_lambda * weight_squares(plan, params, 0, params.size)
 
 
 @jit

@@ -36,10 +36,10 @@ from .._config import jit
 from ._fpenv import fp_enter, fp_leave
 from ._threads import meet, run_team
 from .dense import dense_backward, dense_forward
-from .engine import count_correct, evaluation_network, forward_eval, gather_rows
+from .engine import count_correct, evaluation_network, forward_eval, gather_rows, weight_squares
 from .losses import batch_scale, loss_dense
 from .optim import optimizer_step
-from .plan import bias, in_width, out_width, rows, weight, work_layout, work_offsets
+from .plan import bias, in_width, out_width, rows, weight, weight_range, work_layout, work_offsets
 
 #: the fewest rows a thread gets: below, a batch runs on one thread
 MIN_ROWS = 16
@@ -121,26 +121,6 @@ def _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, other
     part_hits[t] = hits
 
 
-@jit
-def _weights_within(layer, lo, hi):
-    """The flat-buffer range (w0, w1) of *layer*'s weight among elements lo … hi − 1
-    (empty when w1 ≤ w0)."""
-    w0 = layer["w_off"]
-    return max(lo, w0), min(hi, w0 + layer["fan_in"] * layer["fan_out"])
-
-
-@jit
-def _weight_squares(plan, params, lo, hi):
-    """Σ w² (float64) over the weights (not the biases) among elements lo … hi − 1 of the
-    flat parameter buffer."""
-    sq = 0.0
-    for m in range(plan.size):
-        w0, w1 = _weights_within(plan[m], lo, hi)
-        for i in range(w0, w1):
-            sq += np.float64(params[i]) * params[i]
-    return sq
-
-
 @jit(inline=True)  # called from _split_worker alone
 def _reduce_update(hyper, plan, params, grads, others, state, lo, hi, step, l2_lambda, parts):
     """Σ of the gradients of the *parts* threads that had rows over elements lo … hi − 1
@@ -153,7 +133,7 @@ def _reduce_update(hyper, plan, params, grads, others, state, lo, hi, step, l2_l
     if l2_lambda != 0.0:
         lam = grads.dtype.type(l2_lambda)
         for m in range(plan.size):
-            w0, w1 = _weights_within(plan[m], lo, hi)
+            w0, w1 = weight_range(plan[m], lo, hi)
             for i in range(w0, w1):
                 grads[i] += lam * params[i]
     optimizer_step(hyper, params, grads, state, step, lo, hi)
@@ -176,8 +156,8 @@ def train_steps_split(batches, first_batch, last_batch, net, loss, opt, split, l
 @jit
 def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, params, grads,
                   plan, loss_code, scale_kind, scale_value, l2_lambda, hyper, state, step0,
-                  xbuf, tbuf,
-                  work, dwork, others, part_loss, part_hits, losses, correct, sync):
+                  xbuf, tbuf, work, dwork, others, part_loss, part_hits, losses, correct,
+                  sync):
     """Worker t of the team (:mod:`._threads`) through batches first_batch … last_batch − 1:
     its share of each step, a meeting, the sum and update of its slice of the flat
     buffers, a meeting. Returns the batches completed (−1 if another worker failed)."""
@@ -195,7 +175,7 @@ def _split_worker(t, X, T, order, contiguous, bs, first_batch, last_batch, param
         _share(t, parts, n, X, T, order, contiguous, lo, scale, params, grads, others, plan,
                xbuf, tbuf, work, dwork, loss_code, part_loss, part_hits)
         if l2_lambda != 0.0:  # this slice's part of ½λ‖W‖², before its update
-            part_loss[t] += 0.5 * l2_lambda * _weight_squares(plan, params, p0, p1)
+            part_loss[t] += 0.5 * l2_lambda * weight_squares(plan, params, p0, p1)
         if not meet(sync, 2 * done + 1, threads):
             done = -1
             break

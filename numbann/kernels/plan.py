@@ -87,6 +87,14 @@ def weight(layer, params):
 
 
 @jit
+def weight_range(layer, lo, hi):
+    """The flat-buffer range (w0, w1) of *layer*'s weight among elements lo … hi − 1
+    (empty when w1 ≤ w0)."""
+    w0 = layer["w_off"]
+    return max(lo, w0), min(hi, w0 + layer["fan_in"] * layer["fan_out"])
+
+
+@jit
 def bias(layer, params):
     """The (fan_out,) bias of a plan record in the flat *params*, or an empty view."""
     if layer["has_bias"]:
