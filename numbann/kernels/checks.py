@@ -24,9 +24,15 @@ def _first(bits, mask):
     return -1
 
 
-@jit
+#: float dtype → (the integer type its bits are read as, the exponent mask)
+_BITS = {np.dtype(np.float32): (np.int32, np.int32(0x7F800000)),
+         np.dtype(np.float64): (np.int64, np.int64(0x7FF0000000000000))}
+
+
 def first_nonfinite(x):
-    """Index of the first NaN or ±inf in the 1-D float32/float64 array x, or −1."""
-    if x.itemsize == 4:
-        return _first(x.view(np.int32), np.int32(0x7F800000))
-    return _first(x.view(np.int64), np.int64(0x7FF0000000000000))
+    """Index of the first NaN or ±inf in the 1-D C-contiguous float32/float64 array x, or −1.
+
+    The bits are reinterpreted here, not in compiled code, so only :func:`_first` for
+    x's dtype is compiled (a compiled ``view`` would type both dtypes' paths)."""
+    int_type, mask = _BITS[x.dtype]
+    return int(_first(x.view(int_type), mask))
