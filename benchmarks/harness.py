@@ -200,6 +200,46 @@ def numba_threading_layer():
     return numba.threading_layer()
 
 
+def core_scaling(threads=THREADS, repeats=5):
+    """How much work *threads* threads do at once, as a multiple of one thread's:
+    ``{"vector": x, "chain": y}`` for vectorised multiply-adds (which need the core's
+    execution units) and for a dependent scalar chain (which mostly waits on latency);
+    the fastest of *repeats* tries alone over the fastest of *repeats* tries together.
+
+    Two full cores give about 2 for both. Two vCPUs that are SMT siblings of one core
+    give about 1 for vector work (they share its units) and about 2 for the chain; a host
+    that time-slices them gives about 1 for both. Matrix products behave like the vector
+    work, so this says how much a second thread can speed up any library here."""
+    import threading
+
+    from yardstick import chain_work, vector_work
+
+    ys = [np.ones(2048, np.float32) for _ in range(threads)]
+    work = {"vector": (vector_work, lambda k, size: (ys[k], size), 40_000),
+            "chain": (chain_work, lambda k, size: (size,), 40_000_000)}
+
+    def together(fn, make, size):
+        team = [threading.Thread(target=fn, args=make(k, size)) for k in range(threads)]
+        t0 = time.perf_counter()
+        for th in team:
+            th.start()
+        for th in team:
+            th.join()
+        return time.perf_counter() - t0
+
+    out = {}
+    for name, (fn, make, size) in work.items():
+        fn(*make(0, 1))  # compile (or load from the cache) first
+        alone, both = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(*make(0, size))
+            alone.append(time.perf_counter() - t0)
+            both.append(together(fn, make, size))
+        out[name] = round(threads * min(alone) / min(both), 2)
+    return out
+
+
 def machine_facts(machine_info, impls=None):
     """Add CPU, threads, versions and thread pools to pytest-benchmark's machine_info
     (*impls*: the implementations this process timed, None for all)."""
@@ -217,6 +257,7 @@ def machine_facts(machine_info, impls=None):
     if "numba" in sys.modules:
         machine_info["numba_threads"] = sys.modules["numba"].get_num_threads()
     machine_info["thread_pools"] = pools()
+    machine_info["core_scaling"] = core_scaling()
 
 
 def impl_version(impl):

@@ -136,7 +136,7 @@ def run_library(library, json_path, extra, env):
 
 #: the facts of each process's environment kept per library (the rest is the machine's)
 PROCESS_FACTS = ("bench_impls", "thread_pools", "numba_threading_layer", "numba_threads",
-                 "thread_env", "versions")
+                 "thread_env", "versions", "core_scaling")
 
 
 def merge_runs(runs):
@@ -516,6 +516,19 @@ def pool_table(processes):
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def scaling_line(processes, threads):
+    """What a second thread added in each library's process (harness.core_scaling), or ''."""
+    seen = {lib: f["core_scaling"] for lib, f in processes.items()
+            if f and f.get("core_scaling")}
+    if not seen:
+        return ""
+    parts = ", ".join(f"{lib} {c['vector']:.2f}× / {c['chain']:.2f}×" for lib, c in seen.items())
+    return (f"- {threads} threads at once, as a multiple of one thread's work, measured in "
+            f"each library's process right after its benchmarks (vectorised arithmetic / a "
+            f"dependent scalar chain; {threads} full cores give about {threads}× for both, "
+            f"cores shared with other work less for the first): {parts}")
+
+
 def environment(data):
     m = data["machine"]
     v = m.get("versions") or {}
@@ -536,6 +549,7 @@ def environment(data):
            "pinned before anything loads; " if separate else "all in one process; ")
         + ", ".join(f"{k}={val}" for k, val in env.items() if val is not None),
         f"- Numba's threading layer: {layer}",
+        *filter(None, [scaling_line(processes, m.get("bench_threads"))]),
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         "- dtype float32 everywhere (the numerical gradient: float64, as numbann computes it)",
     ]

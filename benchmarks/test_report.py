@@ -34,6 +34,9 @@ def bench(group, impl, median, api, **info):
             "extra_info": {"impl": impl, "api": api, **info}}
 
 
+SCALING = {"numbann": {"vector": 1.9, "chain": 2.0}, "jax": {"vector": 1.12, "chain": 1.98}}
+
+
 def process_json(library, benchmarks, layer="omp"):
     return {"datetime": "2026-01-02T03:04:05", "version": "5.3.1",
             "commit_info": {"id": "abcdef1234567", "dirty": False, "branch": "bench"},
@@ -43,7 +46,9 @@ def process_json(library, benchmarks, layer="omp"):
                              "thread_pools": POOLS.get(library, []),
                              "numba_threading_layer": layer, "numba_threads": 2,
                              "thread_env": {"OMP_NUM_THREADS": "2"},
-                             "versions": {"numpy": "2.4", library: "9.9"}},
+                             "versions": {"numpy": "2.4", library: "9.9"},
+                             **({"core_scaling": SCALING[library]} if library in SCALING
+                                else {})},
             "benchmarks": benchmarks}
 
 
@@ -124,6 +129,32 @@ def test_environment_names_the_cpu_isa_blas_kernels_and_threading_layer(runs):
             "SapphireRapids | pthreads |") in env
     assert "| jax | `libscipy_openblas64_-32a4b2a6.so` | blas/openblas | 0.3.31 | 2 | SkylakeX" \
         in env
+    # what a second thread added in each process that measured it (the yardstick's did not)
+    assert "numbann 1.90× / 2.00×, jax 1.12× / 1.98×" in env and "yardstick 1" not in env
+
+
+def test_core_scaling_tells_shared_from_parallel_work(monkeypatch):
+    """Work that two threads can do at once (sleeping) scales by about 2; work they must take
+    turns at (behind one lock) by about 1."""
+    import threading
+    import time
+
+    import yardstick
+
+    def parallel(*args):
+        time.sleep(0.02)
+
+    lock = threading.Lock()
+
+    def serial(*args):
+        with lock:
+            time.sleep(0.02)
+
+    monkeypatch.setattr(yardstick, "vector_work", parallel)
+    monkeypatch.setattr(yardstick, "chain_work", serial)
+    scaling = harness.core_scaling(threads=2, repeats=3)
+    assert set(scaling) == {"vector", "chain"}
+    assert scaling["vector"] > 1.6 and scaling["chain"] < 1.2
 
 
 def test_render_only_renders_the_committed_results(tmp_path):
@@ -173,6 +204,8 @@ def test_machine_facts_agree_with_llvm_and_threadpoolctl():
     assert cpu["simd"] in ("AMX", "AVX-512", "AVX2", "AVX", "SSE4.2") or not cpu["flags"]
     assert facts["bench_impls"] == ["numpy"]
     assert facts["numba_threading_layer"] in ("omp", "tbb", "workqueue")
+    assert set(facts["core_scaling"]) == {"vector", "chain"}
+    assert all(value > 0 for value in facts["core_scaling"].values())
     files = sorted(Path(p["filepath"]).name for p in threadpool_info())
     assert sorted(p["library"] for p in facts["thread_pools"]) == files
     assert all(p["num_threads"] >= 1 and p["internal_api"] for p in facts["thread_pools"])

@@ -139,3 +139,26 @@ def parallel_probe(n):
     for i in prange(n):
         total += i
     return total
+
+
+@njit(cache=True, nogil=True)
+def vector_work(y, passes):
+    """*passes* times eight steps of v ← 0.999·v + 0.5 on every element of a float32 array
+    small enough for L1: vector multiplies and adds back to back, as fast as the core's
+    execution units take them (IEEE order kept, so nothing folds away)."""
+    a, b = np.float32(0.999), np.float32(0.5)
+    for _ in range(passes):
+        for i in range(y.size):
+            v = y[i]
+            for _ in range(8):
+                v = a * v + b
+            y[i] = v
+
+
+@njit(cache=True, nogil=True)
+def chain_work(n):
+    """n dependent scalar multiply-adds: each waits for the last, the units mostly idle."""
+    s = 1.0
+    for _ in range(n):
+        s = s * 1.0000001 + 1e-9
+    return s
