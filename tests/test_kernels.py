@@ -518,6 +518,26 @@ def test_gemm_all_paths_match_numpy(gemm_kernel, dtype, m, k, trans_a, trans_b, 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "step"])
+def test_the_scalar_activation_is_the_array_kernel_bit_for_bit(name, dtype, rng):
+    # activate (one value at a time: the numerical gradient's rows) and apply_into (the
+    # vectorised loops) must not drift apart: every bit equal, signed zeros included
+    tiny = np.finfo(dtype).tiny
+    special = np.array([np.nan, -np.inf, np.inf, 0.0, -0.0, tiny / 4, -tiny / 4, 1e-30,
+                        -88.7, 88.7, 750.0, -750.0], dtype)
+    x = np.concatenate([special, (rng.standard_normal(500) * 6).astype(dtype)])
+    vector = np.empty((1, x.size), dtype)
+    A.apply_into(A.CODES[name], x.reshape(1, -1), vector)
+    one = dtype(1)
+    scalar = np.array([A.activate(A.CODES[name], v, one) for v in x], dtype)
+    assert scalar.dtype == vector.dtype
+    nan = np.isnan(vector[0])
+    np.testing.assert_array_equal(np.isnan(scalar), nan)
+    bits = np.int32 if dtype == np.float32 else np.int64
+    np.testing.assert_array_equal(scalar[~nan].view(bits), vector[0][~nan].view(bits))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "step"])
 def test_activations_propagate_nan_and_map_infinities(name, dtype):
     # 18 columns: more than a vector's width, so the SIMD loops see them too
     x = np.tile(np.array([[np.nan, -np.inf, np.inf, 0.0, -3.0, 3.0]], dtype), (2, 3))

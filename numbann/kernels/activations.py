@@ -50,6 +50,24 @@ def sigmoid_scalar(x, one):
 
 
 @jit
+def activate(act, v, one):
+    """f(v) for one value and an elementwise activation code (not softmax): the scalar
+    twin of :func:`apply_into`'s loops, the same formulas (a test holds them equal, bit
+    for bit), for code that works one value at a time (the numerical gradient's rows).
+    *one* is 1 in the dtype of v."""
+    zero = one - one
+    if act == SIGMOID:
+        return sigmoid_scalar(v, one)
+    if act == TANH:
+        return tanh(v)
+    if act == RELU:  # NaN stays NaN (a comparison with NaN is false)
+        return zero if v <= zero else v
+    if act == STEP:
+        return zero if v <= zero else (one if v > zero else v)
+    return v
+
+
+@jit
 def bias_act_inplace(act, Y, b, has_bias):
     """Y[i, j] ← f(Y[i, j] + b[j]) in place for Y (N, C) and an activation code
     (softmax: row-wise, after the bias); without *has_bias*, b is ignored.

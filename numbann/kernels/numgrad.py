@@ -26,8 +26,7 @@ from .._config import jit
 from ._fpenv import fp_enter, fp_leave
 from ._memory import copy_into
 from ._threads import atomic_add, atomic_load, run_team
-from .activations import SOFTMAX, apply_inplace
-from .dense import add_bias_inplace
+from .activations import SOFTMAX, activate, apply_inplace, softmax_inplace
 from .losses import row_loss
 from .norm import batch_norm_eval, batch_norm_train, dropout_inplace
 from .plan import (
@@ -64,6 +63,17 @@ def numerical_gradient_inplace(f, x, h, grad):
 
 
 @jit
+def _act_row(act, row):
+    """row ← f(row) in place for one row (1-D) and an activation code, one value at a time
+    (:func:`.activations.activate`; softmax over the row)."""
+    if act == SOFTMAX:
+        softmax_inplace(row.reshape((1, row.size)))
+        return
+    for j in range(row.size):
+        row[j] = activate(act, row[j], 1.0)
+
+
+@jit
 def _forward_row_from(layer, a, params, plan, out, tmp):
     """Forward one row *a* (the output of layer *layer*) through layers layer+1 ….
 
@@ -82,7 +92,7 @@ def _forward_row_from(layer, a, params, plan, out, tmp):
             if aq != 0.0:
                 for j in range(fan_out):
                     dst[j] += aq * W[q, j]
-        apply_inplace(plan[m]["act"], dst.reshape((1, fan_out)))
+        _act_row(plan[m]["act"], dst)
         cur = dst
     return cur
 
@@ -102,14 +112,11 @@ def _perturbed_row_loss(layer, k, i, dz, Zs, As, offs, params, plan, code, t_row
         row = buf1[:width]
         copy_into(row, Zs[start:start + width])
         row[k] += dz
-        apply_inplace(plan[layer]["act"], row.reshape((1, width)))
+        _act_row(plan[layer]["act"], row)
         out = _forward_row_from(layer, row, params, plan, buf2, buf3)
     else:
         # only A[i, k] changes, so the next pre-activation moves by δ·W_{l+1}[k, :]
-        one = buf1[:1]
-        one[0] = Zs[start + k] + dz
-        apply_inplace(plan[layer]["act"], one.reshape((1, 1)))
-        delta = one[0] - As[start + k]
+        delta = activate(plan[layer]["act"], Zs[start + k] + dz, 1.0) - As[start + k]
         if delta == 0.0:
             return False, 0.0
         nxt = layer + 1
@@ -119,7 +126,7 @@ def _perturbed_row_loss(layer, k, i, dz, Zs, As, offs, params, plan, code, t_row
         row = buf1[:width2]
         for j in range(width2):
             row[j] = Zs[start2 + j] + delta * w_next[k, j]
-        apply_inplace(plan[nxt]["act"], row.reshape((1, width2)))
+        _act_row(plan[nxt]["act"], row)
         out = _forward_row_from(nxt, row, params, plan, buf2, buf3)
     return True, row_loss(code, out, t_row, 1.0, buf3[:0], False)
 
@@ -158,16 +165,14 @@ def _dense_setup(X, T, params, plan, code):
     for m in range(n_layers):
         width = plan[m]["fan_out"]
         Z = Zs[offs[m]:offs[m + 1]].reshape((n, width))
-        if m == 0:
-            np.dot(X, weight(plan[m], params), Z)
-        else:
-            np.dot(As[offs[m - 1]:offs[m]].reshape((n, plan[m]["fan_in"])),
-                   weight(plan[m], params), Z)
-        if plan[m]["has_bias"]:
-            add_bias_inplace(Z, bias(plan[m], params))
+        h = X if m == 0 else As[offs[m - 1]:offs[m]].reshape((n, plan[m]["fan_in"]))
+        # the loops and the one-value activations the perturbed rows are recomputed with,
+        # so that a perturbation that changes nothing changes no bit
+        _affine_rows(h, weight(plan[m], params), bias(plan[m], params), Z)
+        copy_into(As[offs[m]:offs[m + 1]], Zs[offs[m]:offs[m + 1]])
         Am = As[offs[m]:offs[m + 1]].reshape((n, width))
-        copy_into(Am, Z)
-        apply_inplace(plan[m]["act"], Am)
+        for i in range(n):
+            _act_row(plan[m]["act"], Am[i])
     out = As[offs[n_layers - 1]:].reshape((n, plan[n_layers - 1]["fan_out"]))
     base = np.empty(n)
     for i in range(n):
