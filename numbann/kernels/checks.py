@@ -30,9 +30,12 @@ _BITS = {np.dtype(np.float32): (np.int32, np.int32(0x7F800000)),
 
 
 def first_nonfinite(x):
-    """Index of the first NaN or ±inf in the 1-D C-contiguous float32/float64 array x, or −1.
+    """Index of the first NaN or ±inf in the 1-D C-contiguous float array x, or −1.
 
     The bits are reinterpreted here, not in compiled code, so only :func:`_first` for
     x's dtype is compiled (a compiled ``view`` would type both dtypes' paths)."""
+    if x.dtype not in _BITS:  # another float dtype (float16, longdouble): NumPy's test
+        bad = np.flatnonzero(~np.isfinite(x))
+        return int(bad[0]) if bad.size else -1
     int_type, mask = _BITS[x.dtype]
     return int(_first(x.view(int_type), mask))
