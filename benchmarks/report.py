@@ -354,12 +354,18 @@ def rate(r):
     return "; ".join(notes)
 
 
+#: batches below this many rows are not judged against the yardstick: there a BLAS gemm
+#: call costs more than its products, and a plain GEMV loop beats it (numbann's own
+#: zero-skipping loops, numbann.kernels._blas.SMALL; XLA's)
+TINY_BATCH = 4
+
+
 def disturbed(rows):
     """Whether a group looks disturbed: an implementation's median more than 15% below the
     yardstick's — the matrix products alone cannot be beaten by that much, so one of the two
-    was slowed by something else on the machine."""
+    was slowed by something else on the machine (not judged below :data:`TINY_BATCH`)."""
     yard = rows.get("yardstick")
-    if not yard:
+    if not yard or yard["extra_info"].get("batch", TINY_BATCH) < TINY_BATCH:
         return False
     return any(r["median"] < 0.85 * yard["median"] for k, r in rows.items() if k != "yardstick")
 
@@ -700,7 +706,9 @@ def render_md(data):
                    "from a subset of parameters (see its group). ⚠ marks a group where an "
                    "implementation's median came out more than 15% below the matrix products "
                    "alone — impossible on a quiet machine, so something else slowed the "
-                   "yardstick (or the others) there: treat that group's ratios with care.\n")
+                   "yardstick (or the others) there: treat that group's ratios with care. "
+                   f"Batches of fewer than {TINY_BATCH} rows are not marked: there one BLAS "
+                   "call costs more than its products, and a plain loop beats it.\n")
     if by_section.get("kernel"):
         out.append("## Kernels (medians)\n")
         out.append(summary_table(groups, by_section["kernel"]) + "\n")

@@ -264,3 +264,20 @@ def test_best_of_passes_keeps_each_benchmark_s_lower_median_and_every_pass(runs)
     assert data["processes"]["numbann"]["core_scaling"] == [SCALING["numbann"]] * 2
     env = md.split("## Environment")[1].split("\n## ")[0]
     assert "numbann 1.90× / 2.00×, then 1.90× / 2.00×" in env
+
+
+def test_a_group_below_the_yardstick_is_marked_unless_its_batches_are_tiny():
+    def group(batch):
+        name = f"step 784-50-10 sigmoid sgd batch {batch}"
+        return name, [bench(name, "numbann", 10e-6, "nb.fit", batch=batch),
+                      bench(name, "yardstick", 20e-6, "products", batch=batch)]
+
+    one, rows_one = group(1)
+    hundred, rows_hundred = group(100)
+    runs = {"numbann": process_json("numbann", [rows_one[0], rows_hundred[0]]),
+            "yardstick": process_json("yardstick", [rows_one[1], rows_hundred[1]])}
+    md = report.render_md(report.condense(report.merge_runs(runs)))
+    # half the products' time: impossible at batch 100, where BLAS is the floor; at batch 1
+    # a GEMV loop beats a BLAS gemm call, so that is not a sign of a disturbed run
+    assert f"### {hundred} ⚠" in md
+    assert f"### {one}\n" in md and f"### {one} ⚠" not in md
