@@ -197,16 +197,13 @@ def best_of_passes(passes):
         if not present:
             out[lib] = None
             continue
-        medians = {}
+        medians, chosen = {}, {}
         for k, raw in enumerate(runs):
             for b in (raw or {}).get("benchmarks", []):
-                medians.setdefault(_bench_key(b), [None] * len(runs))[k] = b["stats"]["median"]
-        chosen = {}
-        for raw in present:
-            for b in raw["benchmarks"]:
-                best = chosen.get(_bench_key(b))
-                if best is None or b["stats"]["median"] < best["stats"]["median"]:
-                    chosen[_bench_key(b)] = b
+                key = _bench_key(b)
+                medians.setdefault(key, [None] * len(runs))[k] = b["stats"]["median"]
+                if key not in chosen or b["stats"]["median"] < chosen[key]["stats"]["median"]:
+                    chosen[key] = b
         benchmarks = []
         for key, b in chosen.items():
             b = dict(b)
@@ -595,6 +592,7 @@ def scaling_line(processes, threads):
             if f and f.get("core_scaling")}
     if not seen:
         return ""
+
     def fmt(c):
         return f"{c['vector']:.2f}× / {c['chain']:.2f}×"
 

@@ -34,8 +34,9 @@ def first_nonfinite(x):
 
     The bits are reinterpreted here, not in compiled code, so only :func:`_first` for
     x's dtype is compiled (a compiled ``view`` would type both dtypes' paths)."""
-    if x.dtype not in _BITS:  # another float dtype (float16, longdouble): NumPy's test
+    bits = _BITS.get(x.dtype)
+    if bits is None:  # another float dtype (float16, longdouble): NumPy's test
         bad = np.flatnonzero(~np.isfinite(x))
         return int(bad[0]) if bad.size else -1
-    int_type, mask = _BITS[x.dtype]
+    int_type, mask = bits
     return int(_first(x.view(int_type), mask))
